@@ -1,0 +1,638 @@
+"""The interactive explorer: map on the left, image panel on the right, keys in the footer."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual import events, on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+
+from digitmap_tui.analysis import label_clusters
+from digitmap_tui.glyphs import tile_size
+from digitmap_tui.grid import SORT_KEYS, Rect, bounds, grid_select, label_histogram, list_select
+from digitmap_tui.maprender import MAP_MODES, legend_segments
+from digitmap_tui.selection import Box, fit, pan
+from digitmap_tui.widgets.mapview import MapView
+from digitmap_tui.widgets.panel import ImagePanel, PanelContent
+from digitmap_tui.widgets.screens import HelpScreen, PromptScreen
+from digitmap_tui.widgets.status import StatusLine
+
+MIN_WIDTH = 60
+MIN_HEIGHT = 16
+TILE_MAX_COLS = 14
+METHOD_KEYS = {"t": "tsne", "u": "umap", "p": "pca"}
+
+
+@dataclass(frozen=True)
+class ExploreOptions:
+    """Start-up state of the explorer (from the command line)."""
+
+    view: Rect | None = None
+    box: Rect | None = None
+    grid: tuple[int, int] = (4, 4)
+    list_mode: bool = False
+    sort: str = "x"
+    mode: str = "label"
+    glyphs: str | None = None
+    debug: bool = False
+    color: bool | None = None  # None: from the terminal
+
+
+def detect_glyphs(color: bool) -> str:
+    """Half blocks need colour; the Linux console and dumb terminals get plain ASCII."""
+    term = os.environ.get("TERM", "")
+    if term in ("dumb", "linux", "vt100", "vt220"):
+        return "ascii"
+    if not color:
+        return "shade"
+    return "blocks"
+
+
+HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Selection box", [
+        ("← ↓ ↑ →  h j k l", "move the box one cell"),
+        ("shift+arrows  H J K L", "resize the box (shrink left/up, grow right/down)"),
+        ("mouse drag", "draw a new box"),
+    ]),
+    ("View", [
+        ("+ / =   -", "zoom in / out around the box"),
+        ("mouse wheel", "zoom around the pointer"),
+        ("z", "zoom to the box"),
+        ("0", "reset the view to all points"),
+        ("ctrl+arrows  W A S D", "pan the view"),
+        ("m", "map mode: label → density → purity"),
+    ]),
+    ("Panel", [
+        ("g", "grid mode ↔ list mode"),
+        ("s", "list order: x → y → label → index"),
+        ("[ ]", "grid: fewer / more columns"),
+        ("{ }", "grid: fewer / more rows"),
+        ("pageup pagedown  < >", "list: previous / next page"),
+    ]),
+    ("Finding things", [
+        ("i", "go to a point by index (the box centres on it, it is marked)"),
+        ("c", "jump to a label's clusters (again: the next cluster)"),
+        ("f", "show only some labels (others dimmed); empty answer shows all"),
+    ]),
+    ("Embedding", [
+        ("t u p", "switch to t-SNE, UMAP, PCA (computed in the background if not cached)"),
+        ("x", "cancel a running computation"),
+    ]),
+    ("App", [
+        ("ctrl+p", "command palette"),
+        ("?", "this help"),
+        ("q", "quit"),
+    ]),
+]  # fmt: skip
+
+
+class DigitmapApp(App[int]):
+    """digitmap: explore a 2-D embedding of an image dataset from the keyboard."""
+
+    TITLE = "digitmap"
+    CSS = """
+    Screen { layout: vertical; }
+    #title { height: 1; background: $primary-background; color: $text; text-style: bold; padding: 0 1; }
+    #main { height: 1fr; }
+    #left { width: 1fr; height: 1fr; }
+    MapView { height: 1fr; }
+    #coords { height: 1; color: $text-muted; }
+    #legend { height: 1; }
+    #progress-row { height: 1; display: none; }
+    #progress-row.running { display: block; }
+    #progress-label { width: auto; padding: 0 1; }
+    #panel { width: 38; height: 1fr; border-left: vkey $primary; padding: 0 0 0 1; }
+    #too-small { display: none; width: 100%; height: 100%; content-align: center middle; }
+    Screen.too-small #too-small { display: block; }
+    Screen.too-small #main, Screen.too-small #title { display: none; }
+    """
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("left,h", "move(-1,0)", "Move", show=False),
+        Binding("right,l", "move(1,0)", "Move", show=False),
+        Binding("up,k", "move(0,-1)", "Move", show=False),
+        Binding("down,j", "move(0,1)", "Move", show=False),
+        Binding("shift+left,H", "resize(-1,0)", "Resize", show=False),
+        Binding("shift+right,L", "resize(1,0)", "Resize", show=False),
+        Binding("shift+up,K", "resize(0,-1)", "Resize", show=False),
+        Binding("shift+down,J", "resize(0,1)", "Resize", show=False),
+        Binding("ctrl+left,A", "pan(-4,0)", "Pan", show=False),
+        Binding("ctrl+right,D", "pan(4,0)", "Pan", show=False),
+        Binding("ctrl+up,W", "pan(0,-2)", "Pan", show=False),
+        Binding("ctrl+down,S", "pan(0,2)", "Pan", show=False),
+        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", key_display="+"),
+        Binding("minus", "zoom(2.0)", "Zoom out", key_display="-"),
+        Binding("z", "zoom_box", "Zoom to box"),
+        Binding("0", "reset_view", "Reset", show=False),
+        Binding("m", "cycle_mode", "Map mode"),
+        Binding("g", "toggle_list", "Grid/List"),
+        Binding("s", "cycle_sort", "Sort", show=False),
+        Binding("left_square_bracket", "grid(0,-1)", "Cols-", show=False),
+        Binding("right_square_bracket", "grid(0,1)", "Cols+", show=False),
+        Binding("left_curly_bracket", "grid(-1,0)", "Rows-", show=False),
+        Binding("right_curly_bracket", "grid(1,0)", "Rows+", show=False),
+        Binding("pageup,less_than_sign", "page(-1)", "Page", show=False),
+        Binding("pagedown,greater_than_sign", "page(1)", "Page", show=False),
+        Binding("i", "goto_index", "Go to #"),
+        Binding("c", "next_cluster", "Cluster"),
+        Binding("f", "focus_labels", "Filter", show=False),
+        Binding("t", "method('tsne')", "t-SNE", show=False),
+        Binding("u", "method('umap')", "UMAP", show=False),
+        Binding("p", "method('pca')", "PCA", show=False),
+        Binding("x", "cancel_job", "Cancel", show=False),
+    ]
+
+    def __init__(self, inputs: Any, options: ExploreOptions | None = None) -> None:
+        super().__init__()
+        self.inputs = inputs
+        self.options = options or ExploreOptions()
+        self.dataset = inputs.dataset
+        self.params = inputs.params
+        self.grid_shape = self.options.grid
+        self.list_mode = self.options.list_mode
+        self.sort = self.options.sort if self.options.sort in SORT_KEYS else "x"
+        self.page = 0
+        self.coords: np.ndarray | None = None
+        self.coords_by_method: dict[str, np.ndarray] = {}
+        self.job: Any = None
+        self.job_method: str | None = None
+        self.selection: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.grid_indices: np.ndarray | None = None
+        self.cluster_label: int | None = None
+        self.cluster_step = 0
+        self._box_rect: Rect | None = None
+
+    # ----- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        color = self._color()
+        yield Static(id="title")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield MapView(color=color, id="map")
+                with Horizontal(id="progress-row"):
+                    yield Static("", id="progress-label")
+                    yield ProgressBar(total=100, show_eta=False, id="progress")
+                yield StatusLine(id="coords")
+                yield StatusLine(id="legend")
+            yield ImagePanel(id="panel")
+        yield Static(id="too-small")
+        yield Footer()
+
+    def _color(self) -> bool:
+        if self.options.color is not None:
+            return self.options.color
+        return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+    @property
+    def map(self) -> MapView:
+        return self.query_one(MapView)
+
+    @property
+    def panel(self) -> ImagePanel:
+        return self.query_one(ImagePanel)
+
+    def on_mount(self) -> None:
+        color = self._color()
+        style = self.options.glyphs or detect_glyphs(color)
+        cols, rows = tile_size(self.dataset.image_shape, style, TILE_MAX_COLS)
+        self.panel.configure(
+            self.dataset.images,
+            self.dataset.labels,
+            self.dataset.value_range(),
+            style,
+            color,
+            cols,
+            rows,
+        )
+        self.map.mode = self.options.mode if self.options.mode in MAP_MODES else "label"
+        self._size_panel()
+        self._update_title()
+        self.map.focus()
+        if self.inputs.coords is not None:
+            self._show_coords(self.inputs.coords, first=True)
+        else:
+            self._switch_method(self.params.method, first=True)
+        self._check_size()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+        self._size_panel(event.size.width)
+
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        width = self.size.width if width is None else width
+        height = self.size.height if height is None else height
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.screen.set_class(small, "too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: {width}×{height}.\n"
+                f"digitmap needs at least {MIN_WIDTH}×{MIN_HEIGHT}. Enlarge the window or press q."
+            )
+
+    def _size_panel(self, width: int | None = None) -> None:
+        panel = self.panel
+        cols = self.grid_shape[1]
+        want = cols * (panel.tile_cols + 1) - 1 + 2  # tiles, gaps, border and padding
+        limit = max(20, (self.size.width if width is None else width) // 2)
+        panel.styles.width = max(26, min(want, limit))
+
+    # ----- data ------------------------------------------------------------------------------
+    def _show_coords(self, coords: np.ndarray, first: bool = False) -> None:
+        self.coords = coords
+        full = bounds(coords)
+        m = self.map
+        w, h = m.map_size
+        if w > 1 and h > 1:
+            full = fit(full, w, h)
+        view = self.options.view if first and self.options.view is not None else full
+        box_rect = self.options.box if first else m.box_rect()
+        m.set_data(coords, self.dataset.labels, self.dataset.n_labels, full, box_rect)
+        if view != full:
+            m.set_view(view)
+        self._update_title()
+
+    def _switch_method(self, method: str, first: bool = False) -> None:
+        from digitmap_tui.cache import embedding_key
+        from digitmap_tui.embed import EmbedParams
+
+        params: EmbedParams = replace(self.params, method=method)
+        if method in self.coords_by_method:
+            self.params = params
+            self._show_coords(self.coords_by_method[method])
+            return
+        try:
+            params.validate(self.dataset.n)
+        except Exception as exc:
+            self.notify(str(exc), severity="error")
+            return
+        key = embedding_key(self.dataset.fingerprint(), params)
+        cached = self.inputs.cache.load(key)
+        if cached is not None:
+            self.params = params
+            self.coords_by_method[method] = cached
+            self._show_coords(cached, first=first)
+            return
+        self._start_job(params, key)
+
+    def _start_job(self, params: Any, key: str) -> None:
+        from digitmap_tui.jobs import EmbeddingJob
+
+        self.action_cancel_job(quiet=True)
+        self.job = EmbeddingJob(self.dataset.features(), params, self.inputs.cache, key)
+        self.job_method = params.method
+        self._pending_params = params
+        self.job.start()
+        row = self.query_one("#progress-row")
+        row.add_class("running")
+        self.query_one("#progress-label", Static).update(f"{params.describe()}: starting")
+        self.query_one(ProgressBar).update(progress=0)
+        self._poll_timer = self.set_interval(0.1, self._poll_job)
+
+    def _poll_job(self) -> None:
+        from digitmap_tui.jobs import Failed, Finished, Progress
+
+        if self.job is None:
+            return
+        for event in self.job.poll():
+            if isinstance(event, Progress):
+                self.query_one(ProgressBar).update(progress=round(event.fraction * 100))
+                self.query_one("#progress-label", Static).update(
+                    f"{self._pending_params.describe()}: {event.phase}"
+                )
+            elif isinstance(event, Finished):
+                self._end_job()
+                self.params = self._pending_params
+                self.coords_by_method[self.params.method] = event.coords
+                self._show_coords(event.coords, first=self.coords is None)
+                self.notify(f"{self.params.describe()} ready")
+            elif isinstance(event, Failed):
+                self._end_job()
+                self.notify(f"embedding failed: {event.message}", severity="error", timeout=8)
+
+    def _end_job(self) -> None:
+        self.job = None
+        self.job_method = None
+        if getattr(self, "_poll_timer", None) is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self.query_one("#progress-row").remove_class("running")
+
+    def action_cancel_job(self, quiet: bool = False) -> None:
+        if self.job is None:
+            if not quiet:
+                self.notify("nothing is running")
+            return
+        self.job.cancel()
+        method = self.job_method
+        self._end_job()
+        if not quiet:
+            self.notify(f"cancelled {method}; nothing was cached")
+
+    async def action_quit(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    # ----- selection -------------------------------------------------------------------------
+    @on(MapView.SelectionChanged)
+    def _selection_changed(self, event: MapView.SelectionChanged) -> None:
+        self._box_rect = event.box
+        self.page = 0
+        self._update_selection()
+
+    @on(MapView.ViewChanged)
+    def _view_changed(self, event: MapView.ViewChanged) -> None:
+        self._update_coords_line()
+        legend = legend_segments(self.dataset.n_labels, self.map.mode, self._color())
+        self.query_one("#legend", StatusLine).set(
+            Text.assemble(*((g.text, g.style) for g in legend))
+        )
+
+    def _update_selection(self) -> None:
+        rect = self._box_rect
+        if rect is None or self.coords is None:
+            return
+        coords = self.coords
+        labels = self.dataset.labels
+        chosen = list_select(coords, rect, labels, self.sort)  # type: ignore[arg-type]
+        self.selection = chosen
+        hist = label_histogram(labels, chosen, self.dataset.n_labels)
+        histogram = tuple(
+            (k, int(c))
+            for c, k in sorted(
+                ((int(c), k) for k, c in enumerate(hist) if c), key=lambda t: (-t[0], t[1])
+            )
+        )
+        panel = self.panel
+        if self.list_mode:
+            rows, cols = panel.fit()
+            per_page = rows * cols
+            pages = max(1, -(-len(chosen) // per_page))
+            self.page = min(self.page, pages - 1)
+            start = self.page * per_page
+            page_idx = chosen[start : start + per_page]
+            slots = np.full(rows * cols, -1, dtype=np.int64)
+            slots[: len(page_idx)] = page_idx
+            slots = slots.reshape(rows, cols)
+            self.grid_indices = None
+            title = f"list · {len(chosen)} points · by {self.sort}"
+            note = f"page {self.page + 1}/{pages}  (pgup/pgdn)" if pages > 1 else ""
+        else:
+            r, c = self.grid_shape
+            self.grid_indices = grid_select(coords, rect, r, c)
+            fit_rows, _ = panel.fit()
+            slots = self.grid_indices[:fit_rows]
+            title = f"grid {r}×{c} · {len(chosen)} points"
+            note = "" if fit_rows >= r else f"{r - fit_rows} grid rows below: enlarge or press {{"
+        panel.show(PanelContent(slots, title, histogram, note))
+        self._update_coords_line()
+
+    def _update_coords_line(self) -> None:
+        v = self.map.view
+        b = self._box_rect
+        text = f"x {v.x0:.4g} … {v.x1:.4g}  y {v.y0:.4g} … {v.y1:.4g}"
+        if b is not None:
+            text += f"   box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
+        text += f"   {self.map.mode}"
+        self.query_one("#coords", StatusLine).set(text)
+
+    def _update_title(self) -> None:
+        from digitmap_tui.cli import describe_source
+
+        source = (
+            describe_source(self.inputs)
+            if self.inputs.coords is not None
+            else self.params.describe()
+        )
+        self.query_one("#title", Static).update(
+            f"digitmap · {self.dataset.name} ({self.dataset.n}) · {source}"
+        )
+
+    # ----- actions ---------------------------------------------------------------------------
+    def action_move(self, dx: int, dy: int) -> None:
+        self.map.move_box(dx, dy)
+
+    def action_resize(self, dw: int, dh: int) -> None:
+        self.map.resize_box(dw, dh)
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        m = self.map
+        rect = m.box_rect()
+        m._pending_box_rect = None
+        new_view = pan(m.view, dx, dy, *m.map_size)
+        m.view = new_view
+        if rect is not None and m.box is not None:
+            # The box keeps its place on the screen; what is under it changes.
+            pass
+        m._rebin()
+
+    def action_zoom(self, factor: float) -> None:
+        rect = self.map.box_rect()
+        self.map.zoom_by(factor, rect.center if rect is not None else None)
+
+    def action_zoom_box(self) -> None:
+        m = self.map
+        rect = m.box_rect()
+        if rect is None:
+            return
+        w, h = m.map_size
+        view = fit(rect, w, h)
+        m._pending_box_rect = rect
+        m.set_view(view)
+
+    def action_reset_view(self) -> None:
+        m = self.map
+        m._pending_box_rect = None
+        m.set_view(m.full_view)
+
+    def action_cycle_mode(self) -> None:
+        m = self.map
+        mode = MAP_MODES[(MAP_MODES.index(m.mode) + 1) % len(MAP_MODES)]
+        m.set_mode(mode)
+        self._view_changed(MapView.ViewChanged(m.view))
+        self.notify(f"map mode: {mode}", timeout=2)
+
+    def action_toggle_list(self) -> None:
+        self.list_mode = not self.list_mode
+        self.page = 0
+        self._update_selection()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]  # type: ignore[arg-type]
+        self.page = 0
+        self._update_selection()
+        self.notify(f"sorted by {self.sort}", timeout=2)
+
+    def action_grid(self, dr: int, dc: int) -> None:
+        r, c = self.grid_shape
+        self.grid_shape = (max(1, min(12, r + dr)), max(1, min(12, c + dc)))
+        self._size_panel()
+        self._update_selection()
+
+    def action_page(self, step: int) -> None:
+        if not self.list_mode:
+            self.notify("pages are for list mode (press g)", timeout=2)
+            return
+        self.page = max(0, self.page + step)
+        self._update_selection()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(HELP_SECTIONS))
+
+    def action_method(self, method: str) -> None:
+        if self.inputs.coords is not None:
+            self.notify("this map comes from --embedding; methods are off", severity="warning")
+            return
+        if method == self.params.method and self.coords is not None:
+            self.notify(f"already showing {self.params.describe()}", timeout=2)
+            return
+        self._switch_method(method)
+
+    def action_goto_index(self) -> None:
+        def go(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            try:
+                index = int(answer.strip().lstrip("#"))
+            except ValueError:
+                self.notify(f"not an index: {answer!r}", severity="error")
+                return
+            if not 0 <= index < self.dataset.n:
+                self.notify(
+                    f"index {index} is out of range 0…{self.dataset.n - 1}", severity="error"
+                )
+                return
+            if self.coords is None:
+                return
+            self.map.center_on_point(index)
+            label = "" if self.dataset.labels is None else f" L:{int(self.dataset.labels[index])}"
+            self.notify(f"point {index}{label}", timeout=3)
+
+        self.push_screen(PromptScreen("Go to point index:", f"0 … {self.dataset.n - 1}"), go)
+
+    def action_next_cluster(self) -> None:
+        if self.dataset.labels is None:
+            self.notify("no labels to find clusters of", severity="warning")
+            return
+
+        def go(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            try:
+                label = int(answer.strip())
+            except ValueError:
+                self.notify(f"not a label: {answer!r}", severity="error")
+                return
+            self.cluster_label = label
+            self.cluster_step = 0
+            self._jump_cluster()
+
+        if self.cluster_label is None:
+            self.push_screen(PromptScreen("Jump to the clusters of label:", "e.g. 1"), go)
+        else:
+            self.cluster_step += 1
+            self._jump_cluster()
+
+    def _jump_cluster(self) -> None:
+        m = self.map
+        binned = m._binned
+        if binned is None or self.cluster_label is None or m.box is None:
+            return
+        clusters = label_clusters(binned.majority, binned.counts, self.cluster_label, min_points=3)
+        if not clusters:
+            self.notify(
+                f"no cluster of label {self.cluster_label} in this view", severity="warning"
+            )
+            self.cluster_label = None
+            return
+        i = self.cluster_step % len(clusters)
+        cl = clusters[i]
+        box = Box(cl.cols[0], cl.rows[0], cl.cols[1] - cl.cols[0] + 1, cl.rows[1] - cl.rows[0] + 1)
+        m.place_box(box)
+        self.notify(
+            f"label {self.cluster_label}: cluster {i + 1} of {len(clusters)} ({cl.points} points); c: next, C: ask again",
+            timeout=3,
+        )
+
+    def key_C(self) -> None:
+        self.cluster_label = None
+        self.action_next_cluster()
+
+    def action_focus_labels(self) -> None:
+        def go(answer: str | None) -> None:
+            if answer is None:
+                return
+            text = answer.replace(",", " ").split()
+            if not text:
+                self.map.set_focus_labels(None)
+                self.notify("showing all labels", timeout=2)
+                return
+            try:
+                labels = frozenset(int(t) for t in text)
+            except ValueError:
+                self.notify(f"labels are whole numbers: {answer!r}", severity="error")
+                return
+            self.map.set_focus_labels(labels)
+            self.notify(
+                f"showing labels {' '.join(map(str, sorted(labels)))}; others dimmed", timeout=3
+            )
+
+        self.push_screen(PromptScreen("Show only labels (e.g. 3 7; empty = all):"), go)
+
+    # ----- command palette ---------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: list every key", "Open the help screen", self.action_help)
+        yield SystemCommand("Map mode: next", "label → density → purity", self.action_cycle_mode)
+        yield SystemCommand(
+            "Panel: grid ↔ list", "Toggle the image panel's mode", self.action_toggle_list
+        )
+        yield SystemCommand(
+            "List: next sort order", "x → y → label → index", self.action_cycle_sort
+        )
+        yield SystemCommand(
+            "Go to point by index", "Centre the box on a point", self.action_goto_index
+        )
+        yield SystemCommand(
+            "Jump to a label's clusters",
+            "Move the box onto a label's cluster",
+            self.action_next_cluster,
+        )
+        yield SystemCommand("Show only some labels", "Dim the others", self.action_focus_labels)
+        yield SystemCommand("Zoom to the box", "The view becomes the box", self.action_zoom_box)
+        yield SystemCommand("Reset view", "Show all points", self.action_reset_view)
+        for key, method in METHOD_KEYS.items():
+            yield SystemCommand(
+                f"Embedding: {method}",
+                f"Switch the map to {method} (key {key})",
+                lambda m=method: self.action_method(m),  # type: ignore[misc]
+            )
+        yield SystemCommand(
+            "Cancel computation", "Stop a running embedding", self.action_cancel_job
+        )
+
+    # ----- errors inside the app ---------------------------------------------------------------
+    def _handle_exception(self, error: Exception) -> None:
+        if self.options.debug:
+            super()._handle_exception(error)
+            return
+        # An operation failed: tell the user, keep the session alive.
+        self.notify(f"{type(error).__name__}: {error}", severity="error", timeout=8)
+        if os.environ.get("DIGITMAP_DEBUG") == "1":
+            traceback.print_exception(error)

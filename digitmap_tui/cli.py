@@ -1,0 +1,356 @@
+"""Command line: ``digitmap`` (the explorer), ``digitmap render`` and ``digitmap embed``.
+
+Every bad flag or file ends in one line on stderr (``digitmap: error: ...``) and exit status 2.
+Heavy imports (Textual, scikit-learn, umap) happen only on the paths that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+
+from digitmap_tui import __version__
+from digitmap_tui.errors import InputError
+
+SUBCOMMANDS = ("explore", "render", "embed")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2 (never a usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"digitmap: error: {message} (see digitmap {self._sub()}--help)\n")
+        raise SystemExit(2)
+
+    def _sub(self) -> str:
+        name = self.prog.split()[-1]
+        return f"{name} " if name in SUBCOMMANDS else ""
+
+
+def _positive_int(flag: str, lo: int, hi: int):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a whole number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: must be between {lo} and {hi}")
+        return value
+
+    return parse
+
+
+def _float(flag: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a number") from None
+        if not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a finite number")
+        return value
+
+    return parse
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--data", metavar="PATH", help="images: .npy, .npz, .csv or IDX (default: built-in digits)"
+    )
+    g.add_argument(
+        "--labels", metavar="PATH", help="labels file (.npy, .csv, .txt or IDX), if not in --data"
+    )
+    g.add_argument("--shape", metavar="HxW", help="image shape for flat rows, e.g. 28x28")
+    g.add_argument("--embedding", metavar="PATH", help="precomputed N×2 coordinates (.npy or .csv)")
+    e = p.add_argument_group("embedding")
+    e.add_argument("--method", default="tsne", help="pca, tsne or umap (default: tsne)")
+    e.add_argument(
+        "--seed",
+        type=_positive_int("--seed", 0, 2**32 - 1),
+        default=0,
+        help="random seed (default 0)",
+    )
+    e.add_argument(
+        "--perplexity",
+        type=_float("--perplexity"),
+        default=30.0,
+        help="t-SNE perplexity (default 30)",
+    )
+    e.add_argument(
+        "--n-neighbors",
+        type=_positive_int("--n-neighbors", 2, 10**6),
+        default=15,
+        help="UMAP n_neighbors (default 15)",
+    )
+    e.add_argument(
+        "--min-dist", type=_float("--min-dist"), default=0.1, help="UMAP min_dist (default 0.1)"
+    )
+    c = p.add_argument_group("cache")
+    c.add_argument(
+        "--cache-dir", metavar="DIR", help="cache directory (default: the user cache dir)"
+    )
+    c.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--view", metavar="X0,X1,Y0,Y1", help="region of the map (default: all points)")
+    p.add_argument("--box", metavar="X0,X1,Y0,Y1", help="selection box (default: the middle fifth)")
+    p.add_argument(
+        "--grid", metavar="ROWSxCOLS", default="4x4", help="grid mode cells (default 4x4)"
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list every point in the box instead of the grid"
+    )
+    p.add_argument(
+        "--sort", choices=("index", "x", "y", "label"), default="x", help="list order (default x)"
+    )
+    p.add_argument(
+        "--mode", choices=("label", "density", "purity"), default="label", help="map mode"
+    )
+    p.add_argument(
+        "--glyphs", choices=("blocks", "shade", "ascii"), help="image glyphs (default: by terminal)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, subcommands included."""
+    parser = _Parser(
+        prog="digitmap",
+        description="Explore 2-D embeddings (t-SNE, UMAP, PCA) of image datasets in the terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"digitmap {__version__}")
+    subs = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    explore = subs.add_parser("explore", help="open the interactive explorer (the default)")
+    _add_data_options(explore)
+    _add_view_options(explore)
+    explore.add_argument(
+        "--debug", action="store_true", help="show tracebacks of failed operations"
+    )
+
+    render = subs.add_parser("render", help="print the map and the images of a region to stdout")
+    _add_data_options(render)
+    _add_view_options(render)
+    render.add_argument(
+        "--width", type=_positive_int("--width", 8, 1000), help="map width in cells"
+    )
+    render.add_argument(
+        "--height", type=_positive_int("--height", 4, 1000), help="map height in cells"
+    )
+    render.add_argument("--json", action="store_true", help="print one JSON object for scripts")
+    render.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="colour output"
+    )
+
+    embed = subs.add_parser("embed", help="compute (or load from cache) an embedding")
+    _add_data_options(embed)
+    embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
+    embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    return parser
+
+
+@dataclass
+class Inputs:
+    """Everything a command needs once the flags are checked and the files loaded."""
+
+    dataset: (
+        object  # digitmap_tui.data.Dataset (kept loose: importing data is cheap, typing it isn't)
+    )
+    params: object  # digitmap_tui.embed.EmbedParams
+    cache: object  # digitmap_tui.cache.EmbeddingCache
+    coords: np.ndarray | None  # from --embedding, else None until computed
+    embedding_path: str | None
+
+
+def load_inputs(args: argparse.Namespace) -> Inputs:
+    """Load the dataset (and a given embedding) and validate the embedding parameters."""
+    from digitmap_tui.cache import EmbeddingCache, default_cache_dir
+    from digitmap_tui.data import load_dataset, load_digits, load_embedding, parse_shape
+    from digitmap_tui.embed import EmbedParams
+
+    cache_dir: Path | None
+    if args.no_cache:
+        cache_dir = None
+    elif args.cache_dir:
+        cache_dir = Path(args.cache_dir).expanduser()
+        if cache_dir.exists() and not cache_dir.is_dir():
+            raise InputError(f"--cache-dir {args.cache_dir}: not a directory")
+    else:
+        cache_dir = default_cache_dir()
+    shape = parse_shape(args.shape) if args.shape else None
+    if args.data:
+        dataset = load_dataset(args.data, labels=args.labels, shape=shape)
+    else:
+        if args.labels or args.shape:
+            raise InputError("--labels and --shape need --data (the built-in digits have both)")
+        dataset = load_digits(cache_dir)
+    params = EmbedParams(
+        method=args.method.lower(),
+        seed=args.seed,
+        perplexity=args.perplexity,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+    )
+    coords = None
+    if args.embedding:
+        coords = load_embedding(args.embedding, dataset.n)
+    else:
+        params.validate(dataset.n)
+    return Inputs(dataset, params, EmbeddingCache(cache_dir), coords, args.embedding)
+
+
+def ensure_coords(inputs: Inputs, quiet: bool = False) -> np.ndarray:
+    """The embedding: given, cached, or computed now (progress on stderr when it is a terminal)."""
+    if inputs.coords is not None:
+        return inputs.coords
+    from digitmap_tui.jobs import get_or_compute
+
+    show = not quiet and sys.stderr.isatty()
+
+    def progress(fraction: float, phase: str) -> None:
+        if show:
+            sys.stderr.write(f"\r\x1b[2K{inputs.params.describe()}: {phase} {fraction:4.0%}")  # type: ignore[attr-defined]
+            sys.stderr.flush()
+
+    coords = get_or_compute(inputs.dataset, inputs.params, inputs.cache, progress=progress)
+    if show:
+        sys.stderr.write("\r\x1b[2K")
+        sys.stderr.flush()
+    inputs.coords = coords
+    return coords
+
+
+def describe_source(inputs: Inputs) -> str:
+    """The title's method part: the method and parameters, or the embedding file's name."""
+    if inputs.embedding_path:
+        return f"embedding {Path(inputs.embedding_path).name}"
+    return str(inputs.params.describe())  # type: ignore[attr-defined]
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from digitmap_tui.render import RenderRequest, render_json, render_text
+
+    inputs = load_inputs(args)
+    coords = ensure_coords(inputs, quiet=args.json)
+    from digitmap_tui.grid import Rect, parse_grid
+
+    request = RenderRequest(
+        view=Rect.parse(args.view, "--view") if args.view else None,
+        box=Rect.parse(args.box, "--box") if args.box else None,
+        grid=parse_grid(args.grid),
+        list_mode=args.list,
+        sort=args.sort,
+        mode=args.mode,
+        glyphs=args.glyphs,
+        width=args.width,
+        height=args.height,
+    )
+    if args.json:
+        sys.stdout.write(
+            json.dumps(render_json(inputs.dataset, coords, request, describe_source(inputs))) + "\n"
+        )
+        return 0
+    from rich.console import Console
+
+    color = {"always": True, "never": False}.get(args.color)
+    console = Console(
+        file=sys.stdout,
+        force_terminal=True if color else None,
+        no_color=(color is False) or None,  # type: ignore[arg-type]
+        highlight=False,
+        soft_wrap=True,
+    )
+    render_text(console, inputs.dataset, coords, request, describe_source(inputs))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    if args.embedding:
+        raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.suffix.lower() not in (".npy", ".csv"):
+            raise InputError(f"--out {args.out}: use a .npy or .csv file name")
+        if out.exists() and not args.force:
+            raise InputError(f"--out {args.out}: file exists (use --force to overwrite)")
+        if not out.parent.exists():
+            raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
+    inputs = load_inputs(args)
+    coords = ensure_coords(inputs)
+    if out is not None:
+        from digitmap_tui.export import write_atomic_array
+
+        write_atomic_array(out, coords)
+        sys.stderr.write(f"digitmap: wrote {len(coords)}×2 coordinates to {out}\n")
+    else:
+        sys.stderr.write(
+            f"digitmap: {describe_source(inputs)}: {len(coords)} points ready (cached)\n"
+        )
+    return 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    # Textual draws on stderr on Linux; without a terminal there it would hang writing escape codes.
+    if not sys.stdin.isatty() or not sys.stderr.isatty():
+        raise InputError(
+            "the explorer needs a terminal (stdin and stderr must be a TTY); "
+            "for scripts use `digitmap render` (add --json for machine-readable output)"
+        )
+    inputs = load_inputs(args)
+    from digitmap_tui.app import DigitmapApp, ExploreOptions
+    from digitmap_tui.grid import Rect, parse_grid
+
+    options = ExploreOptions(
+        view=Rect.parse(args.view, "--view") if args.view else None,
+        box=Rect.parse(args.box, "--box") if args.box else None,
+        grid=parse_grid(args.grid),
+        list_mode=args.list,
+        sort=args.sort,
+        mode=args.mode,
+        glyphs=args.glyphs,
+        debug=args.debug,
+    )
+    app = DigitmapApp(inputs, options)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``digitmap`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "explore")
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
+    handlers = {"explore": cmd_explore, "render": cmd_render, "embed": cmd_embed}
+    try:
+        return handlers[args.command](args)
+    except InputError as exc:
+        sys.stderr.write(f"digitmap: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("digitmap: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # `digitmap render | head`: the reader left; not an error worth a traceback.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        sys.stderr.write(
+            f"digitmap: error: {type(exc).__name__}: {exc} (run with --debug for details)\n"
+        )
+        return 1

@@ -1,0 +1,409 @@
+"""Bookmarks: names, scopes, the readable file, atomic writes and damaged files moved aside."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+import pytest
+
+from digitmap_tui import bookmarks as bm
+from digitmap_tui import export
+from digitmap_tui.bookmarks import (
+    BookmarkStore,
+    check_name,
+    default_bookmarks_path,
+    default_data_dir,
+    scope_key,
+)
+from digitmap_tui.errors import InputError
+
+FP = "ab12cd34ef56ab78" + "0" * 48
+SCOPE = scope_key(FP, "t-SNE perplexity 30 seed 0")
+OTHER = scope_key(FP, "UMAP n_neighbors 15 min_dist 0.1 seed 0")
+STATE = {
+    "method": "tsne",
+    "params": {"perplexity": 30.0, "seed": 0},
+    "view": [-50.0, 50.0, -40.0, 40.0],
+    "box": [0.30000000000000004, 10.0, -8.0, 8.0],
+    "mode": "label",
+    "grid": [4, 4],
+    "list_mode": False,
+    "sort": "x",
+}
+FIXED = datetime(2024, 5, 1, 9, 8, 7)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return BookmarkStore(tmp_path / "bookmarks.json", clock=lambda: FIXED)
+
+
+def files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+# --------------------------------------------------------------------------- locations, keys, names
+
+
+def test_default_data_dir_env_override_and_platformdirs(tmp_path):
+    assert default_data_dir({"DIGITMAP_DATA_DIR": str(tmp_path)}) == tmp_path
+    assert default_data_dir({"DIGITMAP_DATA_DIR": "~/dm"}) == Path("~/dm").expanduser()
+    assert default_data_dir({}) == Path(platformdirs.user_data_dir("digitmap-tui"))
+    assert default_data_dir({"DIGITMAP_DATA_DIR": ""}) == default_data_dir({})
+    assert default_bookmarks_path({"DIGITMAP_DATA_DIR": str(tmp_path)}) == (
+        tmp_path / "bookmarks.json"
+    )
+
+
+def test_store_path_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITMAP_DATA_DIR", str(tmp_path / "data"))
+    assert BookmarkStore().path == tmp_path / "data" / "bookmarks.json"
+    assert BookmarkStore(env={"DIGITMAP_DATA_DIR": "/x"}).path == Path("/x/bookmarks.json")
+    assert BookmarkStore(tmp_path / "b.json").path == tmp_path / "b.json"
+
+
+def test_scope_key():
+    assert (
+        scope_key(FP, "t-SNE perplexity 30 seed 0") == "ab12cd34ef56ab78:t-SNE perplexity 30 seed 0"
+    )
+    assert scope_key(FP.upper(), "  t-SNE  perplexity 30\tseed 0 ") == SCOPE
+    assert SCOPE != OTHER
+    with pytest.raises(ValueError):
+        scope_key("", "PCA")
+    with pytest.raises(ValueError):
+        scope_key(FP, "  ")
+
+
+def test_check_name_accepts_and_strips():
+    assert check_name("  left cluster ") == "left cluster"
+    assert check_name("數字 ✓ 7s vs 1s") == "數字 ✓ 7s vs 1s"
+    assert check_name("x" * 64) == "x" * 64
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "bookmark name: must not be empty"),
+        ("   ", "bookmark name: must not be empty"),
+        ("x" * 65, "bookmark name 'xxxxxxxxxxxxxxxxxxxx'…: 65 characters; at most 64"),
+        ("a\nb", "bookmark name 'a\\nb': contains a control character"),
+        ("a\tb", "bookmark name 'a\\tb': contains a control character"),
+        ("red\x1b[31m", "bookmark name 'red\\x1b[31m': contains a control character"),
+        ("a\x7f", "bookmark name 'a\\x7f': contains a control character"),
+        ("a\u2028b", "bookmark name 'a\\u2028b': contains a control character"),
+        ("abc\u202edef", "bookmark name 'abc\\u202edef': contains a control character"),
+    ],
+)
+def test_check_name_rejects(name, message):
+    with pytest.raises(InputError) as err:
+        check_name(name)
+    assert str(err.value) == message
+    assert "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------------------- save, list, get
+
+
+def test_missing_file_is_an_empty_store(store, tmp_path):
+    assert store.load() is None
+    assert store.list(SCOPE) == []
+    assert store.names(SCOPE) == []
+    assert store.scopes() == []
+    assert files(tmp_path) == []  # reading creates nothing
+
+
+def test_save_get_list_round_trip(store):
+    assert store.save(SCOPE, " left ", STATE, dataset="digits", embedding="t-SNE") == "left"
+    store.save(SCOPE, "right", dict(STATE, box=[1.0, 2.0, 3.0, 4.0]))
+    assert store.get(SCOPE, "left") == STATE
+    assert store.get(SCOPE, " left") == STATE
+    assert store.names(SCOPE) == ["left", "right"]
+    assert store.list(SCOPE)[1] == ("right", dict(STATE, box=[1.0, 2.0, 3.0, 4.0]))
+    assert store.list(OTHER) == []
+    assert store.scopes() == [(SCOPE, "digits", "t-SNE", 2)]
+
+
+def test_state_is_stored_as_plain_json(store):
+    state = {"view": (np.float64(-1.5), 2, 3.0, 4.0), "grid": (4, 4), "seed": np.int64(7)}
+    store.save(SCOPE, "np", state)
+    got = store.get(SCOPE, "np")
+    assert got == {"view": [-1.5, 2, 3.0, 4.0], "grid": [4, 4], "seed": 7}
+    assert type(got["seed"]) is int
+
+
+def test_get_returns_a_copy(store):
+    store.save(SCOPE, "a", STATE)
+    got = store.get(SCOPE, "a")
+    got["view"].append(99.0)
+    assert store.get(SCOPE, "a") == STATE
+
+
+def test_get_missing_names_what_is_saved(store):
+    with pytest.raises(InputError) as err:
+        store.get(SCOPE, "nope")
+    assert str(err.value) == "bookmark 'nope': none saved for this dataset and embedding"
+    store.save(SCOPE, "a", STATE)
+    store.save(SCOPE, "b", STATE)
+    with pytest.raises(InputError) as err:
+        store.get(SCOPE, "nope")
+    assert str(err.value) == "bookmark 'nope': not found; saved: a, b"
+
+
+def test_save_refuses_to_overwrite_unless_asked_and_keeps_the_place(store):
+    store.save(SCOPE, "a", STATE)
+    store.save(SCOPE, "b", STATE)
+    with pytest.raises(InputError) as err:
+        store.save(SCOPE, "a", {"other": 1})
+    assert str(err.value) == "bookmark 'a': exists; choose another name or overwrite it"
+    assert store.get(SCOPE, "a") == STATE
+    store.save(SCOPE, "a", {"other": 1}, overwrite=True)
+    assert store.list(SCOPE) == [("a", {"other": 1}), ("b", STATE)]
+
+
+def test_same_name_in_other_scope_is_independent(store):
+    store.save(SCOPE, "a", STATE)
+    store.save(OTHER, "a", {"method": "umap"})
+    assert store.get(SCOPE, "a") == STATE
+    assert store.get(OTHER, "a") == {"method": "umap"}
+
+
+def test_save_rejects_bad_names_and_states_without_touching_the_file(store):
+    store.save(SCOPE, "a", STATE)
+    before = store.path.read_bytes()
+    with pytest.raises(InputError, match="control character"):
+        store.save(SCOPE, "bad\x00name", STATE)
+    with pytest.raises(ValueError, match="not JSON-ready"):
+        store.save(SCOPE, "b", {"f": object()})
+    with pytest.raises(ValueError, match="not JSON-ready"):
+        store.save(SCOPE, "b", {"x": float("nan")})
+    assert store.path.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- rename, delete
+
+
+def test_rename_keeps_order_and_state(store):
+    for name in ("a", "b", "c"):
+        store.save(SCOPE, name, {"n": name})
+    assert store.rename(SCOPE, "b", " middle ") == "middle"
+    assert store.list(SCOPE) == [("a", {"n": "a"}), ("middle", {"n": "b"}), ("c", {"n": "c"})]
+    assert store.rename(SCOPE, "a", "a") == "a"
+
+
+def test_rename_errors(store):
+    store.save(SCOPE, "a", STATE)
+    store.save(SCOPE, "b", STATE)
+    with pytest.raises(InputError) as err:
+        store.rename(SCOPE, "a", "b")
+    assert str(err.value) == "bookmark 'b': exists; choose another name"
+    with pytest.raises(InputError, match="'zz': not found; saved: a, b"):
+        store.rename(SCOPE, "zz", "c")
+    with pytest.raises(InputError, match="must not be empty"):
+        store.rename(SCOPE, "a", " ")
+    assert store.names(SCOPE) == ["a", "b"]
+
+
+def test_delete(store):
+    store.save(SCOPE, "a", STATE)
+    store.save(SCOPE, "b", STATE)
+    store.save(OTHER, "c", STATE)
+    store.delete(SCOPE, "a")
+    assert store.names(SCOPE) == ["b"]
+    with pytest.raises(InputError, match="'a': not found; saved: b"):
+        store.delete(SCOPE, "a")
+    store.delete(SCOPE, "b")
+    # An emptied scope leaves the file.
+    assert list(json.loads(store.path.read_text())["scopes"]) == [OTHER]
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def test_file_is_readable_json(store):
+    store.save(SCOPE, "left", STATE, dataset="digits", embedding="t-SNE perplexity 30 seed 0")
+    text = store.path.read_text(encoding="utf-8")
+    assert text.startswith('{\n  "version": 1,\n  "scopes": {\n')
+    assert text.endswith("}\n")
+    data = json.loads(text)
+    assert data == {
+        "version": 1,
+        "scopes": {
+            SCOPE: {
+                "dataset": "digits",
+                "embedding": "t-SNE perplexity 30 seed 0",
+                "bookmarks": {"left": {"saved": "2024-05-01T09:08:07", "state": STATE}},
+            }
+        },
+    }
+
+
+def test_non_ascii_names_stay_readable(store):
+    store.save(SCOPE, "數字", STATE)
+    assert "數字" in store.path.read_text(encoding="utf-8")
+    assert store.names(SCOPE) == ["數字"]
+
+
+def test_missing_data_directory_is_created(tmp_path):
+    store = BookmarkStore(tmp_path / "a" / "b" / "bookmarks.json")
+    store.save(SCOPE, "x", STATE)
+    assert store.get(SCOPE, "x") == STATE
+
+
+def test_two_stores_on_one_file_keep_each_others_bookmarks(tmp_path):
+    first = BookmarkStore(tmp_path / "bookmarks.json")
+    second = BookmarkStore(tmp_path / "bookmarks.json")
+    first.save(SCOPE, "from first", STATE)
+    second.save(SCOPE, "from second", STATE)
+    first.save(SCOPE, "first again", STATE)
+    assert second.names(SCOPE) == ["from first", "from second", "first again"]
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(store, tmp_path, monkeypatch):
+    store.save(SCOPE, "a", STATE)
+    before = store.path.read_bytes()
+
+    def failing(path, write, **kwargs):
+        # Fail the way a full disk does: inside the real atomic writer, mid-write.
+        def broken(fh):
+            fh.write(b'{"version": 1, "sco')
+            raise OSError(28, "No space left on device")
+
+        return export.write_atomic(path, broken, **kwargs)
+
+    monkeypatch.setattr(bm, "write_atomic", failing)
+    with pytest.raises(InputError) as err:
+        store.save(SCOPE, "b", STATE)
+    assert str(err.value) == f"{store.path}: cannot save bookmarks (No space left on device)"
+    assert store.path.read_bytes() == before
+    assert files(tmp_path) == ["bookmarks.json"]
+
+
+# --------------------------------------------------------------------------- damaged files
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"{not json", "not valid JSON: Expecting property name enclosed in double quotes"),
+        (b"", "not valid JSON: Expecting value"),
+        (b"\xff\xfe garbage", "not valid JSON: 'utf-8' codec can't decode"),
+        (b"[1, 2]", "expected an object at the top, got list"),
+        (b'{"scopes": {}}', 'expected "version": 1, got null'),
+        (b'{"version": true, "scopes": {}}', 'expected "version": 1, got true'),
+        (b'{"version": 1, "scopes": []}', '"scopes" must be an object'),
+        (b'{"version": 1, "scopes": {"k": {"bookmarks": 3}}}', "scope 'k' has no \"bookmarks\""),
+        (
+            b'{"version": 1, "scopes": {"k": {"bookmarks": {"n": {"state": []}}}}}',
+            "bookmark 'n' has no \"state\" object",
+        ),
+    ],
+)
+def test_damaged_file_is_moved_aside_and_reported(store, tmp_path, content, reason):
+    store.path.write_bytes(content)
+    problem = store.load()
+    assert problem is not None
+    assert problem.startswith(f"{store.path}: damaged bookmarks file ({reason}")
+    assert problem.endswith(
+        "; moved aside to bookmarks.json.damaged-20240501-090807, starting with no bookmarks"
+    )
+    assert "\n" not in problem
+    aside = tmp_path / "bookmarks.json.damaged-20240501-090807"
+    assert aside.read_bytes() == content  # never lost
+    assert files(tmp_path) == [aside.name]
+    assert store.list(SCOPE) == []
+    assert store.take_problem() is None  # reported once
+
+
+def test_damage_found_by_save_is_kept_for_the_app_and_the_save_succeeds(store, tmp_path):
+    store.path.write_text("{oops")
+    store.save(SCOPE, "a", STATE)
+    problem = store.take_problem()
+    assert problem is not None and "damaged bookmarks file" in problem
+    assert (tmp_path / "bookmarks.json.damaged-20240501-090807").read_text() == "{oops"
+    assert store.names(SCOPE) == ["a"]
+
+
+def test_damaged_files_never_overwrite_earlier_damaged_files(store, tmp_path):
+    store.path.write_text("first")
+    store.load()
+    store.path.write_text("second")
+    store.load()
+    assert (tmp_path / "bookmarks.json.damaged-20240501-090807").read_text() == "first"
+    assert (tmp_path / "bookmarks.json.damaged-20240501-090807-2").read_text() == "second"
+
+
+def test_damaged_file_that_cannot_be_moved_is_left_alone(store, monkeypatch):
+    store.path.write_text("{oops")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(bm.os, "replace", refuse)
+    with pytest.raises(InputError) as err:
+        store.save(SCOPE, "a", STATE)
+    assert str(err.value) == (
+        f"{store.path}: damaged bookmarks file (not valid JSON: Expecting property name "
+        "enclosed in double quotes: line 1 column 2 (char 1)) and cannot move it aside "
+        "(Permission denied); fix or remove it"
+    )
+    assert store.path.read_text() == "{oops"
+
+
+def test_file_from_a_newer_version_is_left_untouched(store, tmp_path):
+    content = '{"version": 2, "scopes": {"whatever": []}}'
+    store.path.write_text(content)
+    with pytest.raises(InputError) as err:
+        store.save(SCOPE, "a", STATE)
+    assert str(err.value) == (
+        f"{store.path}: written by a newer digitmap-tui (format 2); "
+        "left untouched, upgrade to use these bookmarks"
+    )
+    with pytest.raises(InputError, match="newer digitmap-tui"):
+        store.list(SCOPE)
+    assert store.path.read_text() == content
+    assert files(tmp_path) == ["bookmarks.json"]
+
+
+def test_unreadable_path_is_one_line_error(tmp_path):
+    (tmp_path / "bookmarks.json").mkdir()
+    store = BookmarkStore(tmp_path / "bookmarks.json")
+    with pytest.raises(InputError, match="cannot read bookmarks"):
+        store.list(SCOPE)
+
+
+def test_hand_edited_extra_keys_survive_a_save(store):
+    store.path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "note": "mine",
+                "scopes": {SCOPE: {"dataset": "d", "colour": "red", "bookmarks": {}}},
+            }
+        )
+    )
+    store.save(SCOPE, "a", STATE)
+    data = json.loads(store.path.read_text())
+    assert data["note"] == "mine"
+    assert data["scopes"][SCOPE]["colour"] == "red"
+    assert store.take_problem() is None
+
+
+# --------------------------------------------------------------------------- layering
+
+
+def test_bookmarks_module_does_not_import_textual():
+    code = "import sys, digitmap_tui.bookmarks; print('textual' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.stdout.strip() == "False"
