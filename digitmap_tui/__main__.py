@@ -2,4 +2,6 @@
 
 from digitmap_tui.cli import main
 
-raise SystemExit(main())
+# The guard matters: embedding workers are spawned processes, which import __main__ again.
+if __name__ == "__main__":
+    raise SystemExit(main())

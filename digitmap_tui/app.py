@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from digitmap_tui.analysis import label_clusters
+from digitmap_tui.errors import InputError
 from digitmap_tui.glyphs import tile_size
 from digitmap_tui.grid import SORT_KEYS, Rect, bounds, grid_select, label_histogram, list_select
 from digitmap_tui.maprender import MAP_MODES, legend_segments
@@ -46,6 +49,7 @@ class ExploreOptions:
     glyphs: str | None = None
     debug: bool = False
     color: bool | None = None  # None: from the terminal
+    bookmark: dict[str, Any] | None = None  # a saved state to open (from --bookmark)
 
 
 def detect_glyphs(color: bool) -> str:
@@ -87,6 +91,13 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Embedding", [
         ("t u p", "switch to t-SNE, UMAP, PCA (computed in the background if not cached)"),
         ("x", "cancel a running computation"),
+    ]),
+    ("Out", [
+        ("e", "export the selection to .csv / .json / .npy (asks for a file name)"),
+        ("y", "copy the selection's indices to the clipboard (OSC 52, works over SSH)"),
+        ("b", "bookmark this view (method, view, box, mode, grid)"),
+        ("B", "bookmarks: enter jumps, r renames, d deletes"),
+        ("ctrl+s", "screenshot: SVG and plain text (asks for a path)"),
     ]),
     ("App", [
         ("ctrl+p", "command palette"),
@@ -152,6 +163,11 @@ class DigitmapApp(App[int]):
         Binding("u", "method('umap')", "UMAP", show=False),
         Binding("p", "method('pca')", "PCA", show=False),
         Binding("x", "cancel_job", "Cancel", show=False),
+        Binding("e", "export", "Export"),
+        Binding("y", "copy_selection", "Copy", show=False),
+        Binding("b", "bookmark_save", "Bookmark", show=False),
+        Binding("B", "bookmarks", "Bookmarks", show=False),
+        Binding("ctrl+s", "screenshot", "Screenshot", show=False),
     ]
 
     def __init__(self, inputs: Any, options: ExploreOptions | None = None) -> None:
@@ -262,6 +278,8 @@ class DigitmapApp(App[int]):
         if view != full:
             m.set_view(view)
         self._update_title()
+        if first and self.options.bookmark is not None:
+            self.apply_state(self.options.bookmark)
 
     def _switch_method(self, method: str, first: bool = False) -> None:
         from digitmap_tui.cache import embedding_key
@@ -594,6 +612,235 @@ class DigitmapApp(App[int]):
             )
 
         self.push_screen(PromptScreen("Show only labels (e.g. 3 7; empty = all):"), go)
+
+    # ----- state, export, bookmarks, screenshots -----------------------------------------------
+    def current_state(self) -> dict[str, Any]:
+        """Everything a bookmark restores: method and parameters, view, box, modes, grid."""
+        m = self.map
+        box = m.box_rect()
+        return {
+            "method": self.params.method,
+            "params": dict(self.params.relevant()),
+            "view": m.view.as_list(),
+            "box": None if box is None else box.as_list(),
+            "mode": m.mode,
+            "grid": list(self.grid_shape),
+            "list_mode": self.list_mode,
+            "sort": self.sort,
+            "focus": None if m.focus_labels is None else sorted(m.focus_labels),
+        }
+
+    def apply_state(self, state: dict[str, Any]) -> None:
+        """Restore a bookmark's view, box, modes and grid on the current map."""
+        m = self.map
+        try:
+            view = Rect(*(float(v) for v in state["view"]))
+            box = Rect(*(float(v) for v in state["box"])) if state.get("box") else None
+        except (KeyError, TypeError, ValueError, InputError):
+            self.notify("bookmark has no usable view", severity="error")
+            return
+        grid = state.get("grid") or self.grid_shape
+        self.grid_shape = (max(1, min(12, int(grid[0]))), max(1, min(12, int(grid[1]))))
+        self.list_mode = bool(state.get("list_mode", False))
+        sort = state.get("sort", "x")
+        self.sort = sort if sort in SORT_KEYS else "x"
+        mode = state.get("mode", "label")
+        m.mode = mode if mode in MAP_MODES else "label"
+        focus = state.get("focus")
+        m.focus_labels = None if not focus else frozenset(int(v) for v in focus)
+        self._size_panel()
+        m._pending_box_rect = box
+        m.set_view(view)
+
+    def reproduce_command(self) -> str:
+        """The ``digitmap render ...`` command line that shows this view and box again."""
+        from digitmap_tui.export import render_command
+
+        m = self.map
+        box = m.box_rect() or m.view
+        p = self.params
+        return render_command(
+            data=self.inputs.data_path,
+            labels=self.inputs.labels_path,
+            shape=self.inputs.shape_text,
+            embedding=self.inputs.embedding_path,
+            method=p.method,
+            seed=p.seed,
+            perplexity=p.perplexity,
+            n_neighbors=p.n_neighbors,
+            min_dist=p.min_dist,
+            view=m.view.as_list(),
+            box=box.as_list(),
+            grid=self.grid_shape,
+            list_mode=self.list_mode,
+            sort=self.sort,
+            mode=m.mode,
+        )
+
+    def _embedding_desc(self) -> str:
+        from digitmap_tui.cli import describe_source
+
+        return (
+            describe_source(self.inputs)
+            if self.inputs.coords is not None
+            else self.params.describe()
+        )
+
+    def action_export(self) -> None:
+        from digitmap_tui.export import default_export_name
+
+        if self.coords is None:
+            self.notify("no map yet", severity="warning")
+            return
+        default = default_export_name(
+            self.dataset.name, self.params.method, len(self.selection), ".csv"
+        )
+
+        def write(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            self.export_selection_to(Path(answer.strip()).expanduser())
+
+        self.push_screen(
+            PromptScreen("Export the selection to (.csv, .json or .npy):", value=default.name),
+            write,
+        )
+
+    def export_selection_to(self, path: Path) -> Path | None:
+        """Write the selection with its provenance; never overwrites (a notification says why)."""
+        from digitmap_tui.export import export_selection
+
+        assert self.coords is not None
+        box = self.map.box_rect()
+        meta = {
+            "dataset": self.dataset.name,
+            "n": int(self.dataset.n),
+            "embedding": self._embedding_desc(),
+            "method": self.params.method,
+            "params": dict(self.params.relevant()),
+            "view": self.map.view.as_list(),
+            "box": None if box is None else box.as_list(),
+            "mode": self.map.mode,
+            "grid": list(self.grid_shape),
+            "list_mode": self.list_mode,
+            "sort": self.sort,
+            "command": self.reproduce_command(),
+        }
+        try:
+            written = export_selection(
+                path,
+                indices=self.selection,
+                labels=self.dataset.labels,
+                coords=self.coords,
+                meta=meta,
+            )
+        except InputError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return None
+        self.notify(f"exported {len(self.selection)} points to {written}", timeout=6)
+        return written
+
+    def action_copy_selection(self) -> None:
+        from digitmap_tui.clipboard import osc52
+
+        text = " ".join(str(int(i)) for i in self.selection)
+        try:
+            sequence = osc52(text, os.environ)
+        except InputError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return
+        if self._driver is not None:
+            self._driver.write(sequence)
+            self._driver.flush()
+        self._clipboard = text
+        self.notify(f"copied {len(self.selection)} indices (OSC 52)", timeout=3)
+
+    def _bookmark_store(self) -> Any:
+        from digitmap_tui.bookmarks import BookmarkStore
+
+        store = BookmarkStore()
+        problem = store.load()
+        if problem:
+            self.notify(problem, severity="warning", timeout=10)
+        return store
+
+    def action_bookmark_save(self) -> None:
+        from digitmap_tui.cli import bookmark_scope
+
+        def save(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            store = self._bookmark_store()
+            state = self.current_state()
+            state["command"] = self.reproduce_command()
+            try:
+                name = store.save(
+                    bookmark_scope(
+                        self.inputs, None if self.inputs.coords is not None else self.params
+                    ),
+                    answer,
+                    state,
+                    dataset=self.dataset.name,
+                    embedding=self._embedding_desc(),
+                )
+            except InputError as exc:
+                self.notify(str(exc), severity="error", timeout=6)
+                return
+            self.notify(f"bookmarked as {name!r} (digitmap --bookmark {name!r})", timeout=5)
+
+        self.push_screen(PromptScreen("Bookmark name:", "e.g. sevens"), save)
+
+    def action_bookmarks(self) -> None:
+        from digitmap_tui.cli import bookmark_scope
+        from digitmap_tui.widgets.screens import BookmarksScreen
+
+        store = self._bookmark_store()
+        scope = bookmark_scope(self.inputs, None if self.inputs.coords is not None else self.params)
+        self.push_screen(BookmarksScreen(store, scope), self._bookmark_chosen)
+
+    def _bookmark_chosen(self, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            self.apply_state(state)
+
+    def action_screenshot(self) -> None:
+        from digitmap_tui.export import default_screenshot_path
+
+        default = default_screenshot_path()
+
+        def save(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            self.save_screenshots(Path(answer.strip()).expanduser())
+
+        self.push_screen(
+            PromptScreen("Save screenshot (SVG, plus .txt beside it) to:", value=default.name), save
+        )
+
+    def save_screenshots(self, path: Path) -> tuple[Path, Path] | None:
+        """Write the screen as SVG and as plain text (same name, .txt); never overwrites."""
+        from rich.console import Console
+
+        from digitmap_tui.export import write_atomic
+
+        svg_path = path if path.suffix.lower() == ".svg" else path.with_suffix(".svg")
+        txt_path = svg_path.with_suffix(".txt")
+        width, height = self.size
+        console = Console(
+            width=width, height=height, file=io.StringIO(), force_terminal=True,
+            color_system="truecolor", record=True, legacy_windows=False, safe_box=False,
+        )  # fmt: skip
+        # The screen under any dialog (the prompt that asked for the path is closing).
+        console.print(self.screen._compositor.render_update(full=True))
+        svg = console.export_svg(title=f"digitmap · {self.dataset.name}", clear=False)
+        text = console.export_text()
+        try:
+            write_atomic(svg_path, lambda fh: fh.write(svg.encode("utf-8")), overwrite=False)
+            write_atomic(txt_path, lambda fh: fh.write(text.encode("utf-8")), overwrite=False)
+        except InputError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return None
+        self.notify(f"screenshot saved: {svg_path} and {txt_path.name}", timeout=6)
+        return svg_path, txt_path
 
     # ----- command palette ---------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

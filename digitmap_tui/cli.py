@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument(
         "--debug", action="store_true", help="show tracebacks of failed operations"
     )
+    explore.add_argument(
+        "--print-selection",
+        action="store_true",
+        help="on exit, print the selection's indices to stdout",
+    )
+    explore.add_argument(
+        "--print-json", action="store_true", help="like --print-selection, as a JSON list"
+    )
+    explore.add_argument("--bookmark", metavar="NAME", help="open a saved bookmark")
 
     render = subs.add_parser("render", help="print the map and the images of a region to stdout")
     _add_data_options(render)
@@ -149,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     render.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="colour output"
+    )
+    render.add_argument(
+        "--bookmark", metavar="NAME", help="render a saved bookmark (view, box, grid, mode)"
     )
 
     embed = subs.add_parser("embed", help="compute (or load from cache) an embedding")
@@ -169,6 +181,9 @@ class Inputs:
     cache: object  # digitmap_tui.cache.EmbeddingCache
     coords: np.ndarray | None  # from --embedding, else None until computed
     embedding_path: str | None
+    data_path: str | None = None  # as typed, for the reproducible `digitmap render` command
+    labels_path: str | None = None
+    shape_text: str | None = None
 
 
 def load_inputs(args: argparse.Namespace) -> Inputs:
@@ -205,7 +220,47 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
         coords = load_embedding(args.embedding, dataset.n)
     else:
         params.validate(dataset.n)
-    return Inputs(dataset, params, EmbeddingCache(cache_dir), coords, args.embedding)
+    return Inputs(
+        dataset,
+        params,
+        EmbeddingCache(cache_dir),
+        coords,
+        args.embedding,
+        data_path=_absolute(args.data),
+        labels_path=_absolute(args.labels),
+        shape_text=args.shape,
+    )
+
+
+def _absolute(path: str | None) -> str | None:
+    """An absolute path, so a reproducible command works from any directory."""
+    return None if path is None else str(Path(path).expanduser().absolute())
+
+
+def bookmark_scope(inputs: Inputs, params: object | None = None) -> str:
+    """Bookmarks are kept per dataset and embedding (method + parameters, or the file)."""
+    from digitmap_tui.bookmarks import scope_key
+
+    desc = describe_source(inputs) if params is None else str(params.describe())  # type: ignore[attr-defined]
+    return scope_key(inputs.dataset.fingerprint(), desc)  # type: ignore[attr-defined]
+
+
+def find_bookmark(inputs: Inputs, name: str) -> dict[str, object]:
+    """The bookmark ``name`` for this dataset: the current embedding's first, then any method's."""
+    from digitmap_tui.bookmarks import BookmarkStore
+
+    store = BookmarkStore()
+    problem = store.load()
+    if problem:
+        sys.stderr.write(f"digitmap: warning: {problem}\n")
+    scope = bookmark_scope(inputs)
+    if name.strip() in store.names(scope):
+        return store.get(scope, name)
+    prefix = scope.split(":", 1)[0] + ":"
+    for key, _dataset, _embedding, _count in store.scopes():
+        if key.startswith(prefix) and name.strip() in store.names(key):
+            return store.get(key, name)
+    return store.get(scope, name)  # raises a one-line InputError listing the saved names
 
 
 def ensure_coords(inputs: Inputs, quiet: bool = False) -> np.ndarray:
@@ -240,7 +295,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     from digitmap_tui.render import RenderRequest, render_json, render_text
 
     inputs = load_inputs(args)
-    coords = ensure_coords(inputs, quiet=args.json)
     from digitmap_tui.grid import Rect, parse_grid
 
     request = RenderRequest(
@@ -254,6 +308,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
     )
+    if args.bookmark:
+        state = find_bookmark(inputs, args.bookmark)
+        apply_bookmark_params(inputs, state)
+        request = request_from_bookmark(request, state)
+    coords = ensure_coords(inputs, quiet=args.json)
     if args.json:
         sys.stdout.write(
             json.dumps(render_json(inputs.dataset, coords, request, describe_source(inputs))) + "\n"
@@ -271,6 +330,46 @@ def cmd_render(args: argparse.Namespace) -> int:
     )
     render_text(console, inputs.dataset, coords, request, describe_source(inputs))
     return 0
+
+
+def apply_bookmark_params(inputs: Inputs, state: dict[str, object]) -> None:
+    """Use the bookmark's method and parameters (unless the map comes from --embedding)."""
+    from dataclasses import replace
+
+    if inputs.coords is not None:
+        return
+    params = state.get("params") or {}
+    fields = {
+        k: v
+        for k, v in dict(params).items()
+        if k in ("seed", "perplexity", "n_neighbors", "min_dist")
+    }  # type: ignore[call-overload]
+    inputs.params = replace(inputs.params, method=str(state.get("method", "tsne")), **fields)  # type: ignore[type-var]
+    inputs.params.validate(inputs.dataset.n)  # type: ignore[attr-defined]
+
+
+def request_from_bookmark(request: object, state: dict[str, object]) -> object:
+    """A render request showing the bookmark's view, box, grid and modes (--view/--box win)."""
+    from dataclasses import replace
+
+    from digitmap_tui.grid import Rect
+
+    def rect(value: object) -> Rect | None:
+        try:
+            return Rect(*(float(v) for v in value))  # type: ignore[attr-defined]
+        except (TypeError, ValueError, InputError):
+            return None
+
+    grid = state.get("grid") or (4, 4)
+    return replace(
+        request,  # type: ignore[type-var]
+        view=request.view or rect(state.get("view")),  # type: ignore[attr-defined]
+        box=request.box or rect(state.get("box")),  # type: ignore[attr-defined]
+        grid=(int(grid[0]), int(grid[1])),  # type: ignore[index]
+        list_mode=bool(state.get("list_mode", False)),
+        sort=str(state.get("sort", "x")),
+        mode=str(state.get("mode", "label")),
+    )
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -306,6 +405,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
             "for scripts use `digitmap render` (add --json for machine-readable output)"
         )
     inputs = load_inputs(args)
+    from dataclasses import replace
+
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.grid import Rect, parse_grid
 
@@ -319,8 +420,18 @@ def cmd_explore(args: argparse.Namespace) -> int:
         glyphs=args.glyphs,
         debug=args.debug,
     )
+    if args.bookmark:
+        state = find_bookmark(inputs, args.bookmark)
+        apply_bookmark_params(inputs, state)
+        options = replace(options, bookmark=state)
     app = DigitmapApp(inputs, options)
     app.run()
+    if args.print_selection or args.print_json:
+        from digitmap_tui.export import format_selection
+
+        # The UI drew on stderr; stdout carries only the indices, for `idx=$(digitmap ...)`.
+        sys.stdout.write(format_selection(app.selection, as_json=args.print_json))
+        sys.stdout.flush()
     return int(app.return_code or 0)
 
 

@@ -203,8 +203,14 @@ def grid_select(xy: np.ndarray, rect: Rect, rows: int, cols: int) -> np.ndarray:
     """
     if rows < 1 or cols < 1:
         raise InputError(f"--grid {rows}x{cols}: rows and columns must be at least 1")
+    return _grid_select_among(xy, inside(xy, rect), rect, rows, cols)
+
+
+def _grid_select_among(
+    xy: np.ndarray, idx: np.ndarray, rect: Rect, rows: int, cols: int
+) -> np.ndarray:
+    """:func:`grid_select` given ``idx``, the points strictly inside ``rect`` (any order)."""
     out = np.full((rows, cols), EMPTY, dtype=np.int64)
-    idx = inside(xy, rect)
     if len(idx) == 0:
         return out
     px = (rect.x1 - rect.x0) / cols

@@ -6,28 +6,11 @@ import numpy as np
 import pytest
 
 from digitmap_tui.app import ExploreOptions
-from digitmap_tui.grid import grid_select, list_select
+from digitmap_tui.grid import list_select
 from digitmap_tui.widgets.mapview import MapView
 from digitmap_tui.widgets.panel import ImagePanel
 from digitmap_tui.widgets.screens import HelpScreen, PromptScreen
-from tests.factory import fixed_coords, make_app
-
-
-def _expected_slots(app) -> np.ndarray:
-    """What the panel must show for the current box, by the engine's own rules."""
-    m = app.query_one(MapView)
-    panel = app.query_one(ImagePanel)
-    rect = m.box_rect()
-    if app.list_mode:
-        chosen = list_select(app.coords, rect, app.dataset.labels, app.sort)
-        rows, cols = panel.fit()
-        per_page = rows * cols
-        page = chosen[app.page * per_page : (app.page + 1) * per_page]
-        slots = np.full(per_page, -1, dtype=np.int64)
-        slots[: len(page)] = page
-        return slots.reshape(rows, cols)
-    rows_fit, _ = panel.fit()
-    return grid_select(app.coords, rect, *app.grid_shape)[:rows_fit]
+from tests.factory import expected_slots, fixed_coords, make_app
 
 
 async def test_startup_shows_cached_map_and_grid(cache_dir):
@@ -39,7 +22,7 @@ async def test_startup_shows_cached_map_and_grid(cache_dir):
         assert np.array_equal(app.coords, fixed_coords())
         assert m.box is not None
         assert "digits (1797)" in str(app.query_one("#title").render())
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_arrow_keys_and_hjkl_move_the_box_and_the_panel_follows(cache_dir):
@@ -51,7 +34,7 @@ async def test_arrow_keys_and_hjkl_move_the_box_and_the_panel_follows(cache_dir)
         await pilot.press("right", "right", "l", "down", "j")
         await pilot.pause()
         assert (m.box.col, m.box.row) == (start.col + 3, start.row + 2)
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
         assert (
             app.selection.tolist()
             == list_select(app.coords, m.box_rect(), app.dataset.labels, app.sort).tolist()
@@ -77,7 +60,7 @@ async def test_shift_arrows_and_HJKL_resize_and_the_box_stays_in_the_map(cache_d
         await pilot.press(*(["H"] * 50), *(["K"] * 20))
         await pilot.pause()
         assert (m.box.width, m.box.height) == (1, 1)
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_list_mode_sort_and_pages(cache_dir):
@@ -89,16 +72,16 @@ async def test_list_mode_sort_and_pages(cache_dir):
         await pilot.pause()
         assert app.list_mode
         assert app.query_one(ImagePanel).content.title.startswith("list")
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
         for expected in ("y", "label", "index", "x"):
             await pilot.press("s")
             await pilot.pause()
             assert app.sort == expected
-            assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+            assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
         await pilot.press("pagedown")
         await pilot.pause()
         assert app.page == 1
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
         await pilot.press("g")
         await pilot.pause()
         assert not app.list_mode and app.query_one(ImagePanel).content.title.startswith("grid")
@@ -111,7 +94,7 @@ async def test_grid_size_keys(cache_dir):
         await pilot.press("[", "}")
         await pilot.pause()
         assert app.grid_shape == (5, 3)
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_map_modes_cycle(cache_dir):
@@ -142,7 +125,7 @@ async def test_zoom_and_reset(cache_dir):
         await pilot.press("0")
         await pilot.pause()
         assert m.view == full
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_goto_index_centres_and_marks_the_point(cache_dir):
@@ -218,7 +201,7 @@ async def test_small_terminal_shows_a_message_then_recovers(cache_dir):
         await pilot.resize_terminal(200, 60)
         await pilot.pause()
         assert not app.screen.has_class("too-small")
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_resize_keeps_the_box_in_data_coordinates(cache_dir):
@@ -235,7 +218,7 @@ async def test_resize_keeps_the_box_in_data_coordinates(cache_dir):
         )
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_precomputed_embedding_disables_method_keys(cache_dir):
@@ -259,7 +242,7 @@ async def test_start_options_view_and_box(cache_dir):
         assert app.list_mode and app.sort == "label"
         rect = app.query_one(MapView).box_rect()
         assert rect.center == pytest.approx(box.center, abs=2.0)
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_mouse_drag_draws_a_box(cache_dir):
@@ -272,7 +255,7 @@ async def test_mouse_drag_draws_a_box(cache_dir):
         await pilot.mouse_up(MapView, offset=(15, 9))
         await pilot.pause()
         assert m.box.col == 5 and m.box.row == 3
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
 
 
 async def test_pca_switch_computes_in_the_background(cache_dir):
@@ -284,9 +267,10 @@ async def test_pca_switch_computes_in_the_background(cache_dir):
             await pilot.pause(0.1)
             if app.params.method == "pca":
                 break
+        await pilot.pause()
         assert app.params.method == "pca"
         assert "PCA" in str(app.query_one("#title").render())
-        assert np.array_equal(app.query_one(ImagePanel).content.slots, _expected_slots(app))
+        assert np.array_equal(app.query_one(ImagePanel).content.slots, expected_slots(app))
         await pilot.press("t")  # back to t-SNE: in memory already, instant
         await pilot.pause()
         assert app.params.method == "tsne"

@@ -1,6 +1,8 @@
-"""Modal screens: the help screen and a one-line prompt."""
+"""Modal screens: the help screen, a one-line prompt and the bookmarks list."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -8,7 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from digitmap_tui.errors import InputError
 
 
 class HelpScreen(ModalScreen[None]):
@@ -74,3 +79,91 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
+    """The bookmarks of this dataset and embedding: Enter jumps, r renames, d deletes."""
+
+    DEFAULT_CSS = """
+    BookmarksScreen { align: center middle; }
+    BookmarksScreen > Vertical {
+        width: 80; max-width: 100%; height: auto; max-height: 80%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    BookmarksScreen OptionList { height: auto; max-height: 20; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "close", "Close"),
+        Binding("r", "rename", "Rename"),
+        Binding("d", "delete", "Delete"),
+    ]
+
+    def __init__(self, store: Any, scope: str) -> None:
+        super().__init__()
+        self.store = store
+        self.scope = scope
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Bookmarks · Enter jumps · r renames · d deletes · Esc closes")
+            yield OptionList(id="bookmark-list")
+
+    def on_mount(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        marks = self.store.list(self.scope)
+        if not marks:
+            options.add_option(
+                Option("(no bookmarks yet: press b on the map to save one)", disabled=True)
+            )
+            return
+        for name, state in marks:
+            box = state.get("box") or []
+            where = ", ".join(f"{v:.3g}" for v in box)
+            options.add_option(
+                Option(f"{name}  ·  {state.get('method', '?')}  box [{where}]", id=name)
+            )
+        options.highlighted = 0
+
+    def _current(self) -> str | None:
+        options = self.query_one(OptionList)
+        if options.highlighted is None:
+            return None
+        option = options.get_option_at_index(options.highlighted)
+        return None if option.disabled else option.id
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.dismiss(self.store.get(self.scope, event.option.id))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_delete(self) -> None:
+        name = self._current()
+        if name is None:
+            return
+        self.store.delete(self.scope, name)
+        self.app.notify(f"deleted bookmark {name!r}", timeout=3)
+        self._fill()
+
+    def action_rename(self) -> None:
+        name = self._current()
+        if name is None:
+            return
+
+        def rename(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            try:
+                new = self.store.rename(self.scope, name, answer)
+            except InputError as exc:
+                self.app.notify(str(exc), severity="error", timeout=6)
+                return
+            self.app.notify(f"renamed {name!r} to {new!r}", timeout=3)
+            self._fill()
+
+        self.app.push_screen(PromptScreen(f"Rename bookmark {name!r} to:", value=name), rename)

@@ -1,0 +1,378 @@
+"""Embedding methods: PCA maths, t-SNE determinism and cancellation, parameter checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitmap_tui import embed
+from digitmap_tui.embed import (
+    METHODS,
+    Cancelled,
+    EmbedParams,
+    MissingLibraryError,
+    compute_embedding,
+    library_version,
+)
+from digitmap_tui.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return load_digits().data.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def small(digits: np.ndarray) -> np.ndarray:
+    return digits[:300]
+
+
+def run_python(code: str, **env: str) -> str:
+    """Run `code` in a fresh interpreter with the project importable; return its stdout."""
+    import os
+
+    # A NUMBA_CACHE_DIR in the developer's environment would win over ours (by design).
+    inherited = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    environment = {**inherited, "PYTHONPATH": str(ROOT), **env}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+def test_importing_core_modules_loads_no_heavy_library() -> None:
+    out = run_python(
+        """
+        import json, sys
+        import digitmap_tui.embed, digitmap_tui.cache, digitmap_tui.jobs
+        from digitmap_tui.embed import EmbedParams, library_version
+        EmbedParams("umap").validate(100)
+        EmbedParams("umap").describe()
+        library_version("umap"); library_version("tsne")
+        heavy = ["sklearn", "umap", "openTSNE", "numba", "pynndescent", "scipy", "textual"]
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        """
+    )
+    assert json.loads(out) == []
+
+
+def test_library_version_names_the_distributions() -> None:
+    from importlib.metadata import version
+
+    assert library_version("tsne") == f"openTSNE {version('openTSNE')}"
+    assert library_version("umap").startswith(f"umap-learn {version('umap-learn')}, pynndescent ")
+    assert library_version("pca") == f"numpy {np.__version__}"
+    with pytest.raises(InputError, match="unknown method 'nope'"):
+        library_version("nope")
+
+
+def test_missing_library_says_what_to_install(
+    small: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openTSNE", None)  # makes `import openTSNE` fail
+    with pytest.raises(MissingLibraryError, match="pip install openTSNE") as info:
+        compute_embedding(small, EmbedParams("tsne"))
+    # Both an ImportError (what it is) and an InputError (one line for the CLI).
+    assert isinstance(info.value, ImportError)
+    assert isinstance(info.value, InputError)
+
+
+@pytest.mark.skipif("pacmap" in METHODS, reason="pacmap is installed")
+def test_pacmap_is_offered_only_when_installed() -> None:
+    assert METHODS == ("pca", "tsne", "umap")
+    with pytest.raises(InputError, match="pip install pacmap"):
+        EmbedParams("pacmap").validate(100)
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "n", "message"),
+    [
+        (EmbedParams("tsen"), 100, "unknown method 'tsen' (choose from pca, tsne, umap"),
+        (EmbedParams("pca"), 4, "PCA needs at least 5 points, the data has 4"),
+        (EmbedParams("tsne", perplexity=0), 100, "perplexity must be a number > 0, got 0"),
+        (EmbedParams("tsne", perplexity=float("nan")), 100, "perplexity must be a number > 0"),
+        (
+            EmbedParams("tsne", perplexity=33),
+            100,
+            "perplexity 33 is too large for 100 points (t-SNE needs perplexity < (N-1)/3 = 33)",
+        ),
+        (EmbedParams("tsne", seed=-1), 100, "seed must be an integer from 0 to 4294967295, got -1"),
+        (EmbedParams("umap", seed=1.5), 100, "seed must be an integer"),  # type: ignore[arg-type]
+        (EmbedParams("umap", seed=True), 100, "seed must be an integer"),
+        (EmbedParams("umap", n_neighbors=1), 100, "n_neighbors must be an integer from 2 to"),
+        (EmbedParams("umap", n_neighbors=100), 100, "from 2 to N-1 = 99, got 100"),
+        (EmbedParams("umap", min_dist=-0.1), 100, "min_dist must be a number from 0 to 1"),
+        (EmbedParams("umap", min_dist=1.5), 100, "min_dist must be a number from 0 to 1, got 1.5"),
+    ],
+)
+def test_bad_parameters_get_one_line(params: EmbedParams, n: int, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        params.validate(n)
+    text = str(info.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_parameters_another_method_uses_are_not_checked() -> None:
+    EmbedParams("pca", perplexity=-5, n_neighbors=0, seed=-3).validate(10)
+    EmbedParams("tsne", n_neighbors=0, min_dist=7).validate(100)
+    EmbedParams("umap", perplexity=1e9).validate(100)
+    EmbedParams("tsne", perplexity=32.9).validate(100)  # just under (N-1)/3
+
+
+def test_describe() -> None:
+    assert EmbedParams("tsne").describe() == "t-SNE perplexity 30 seed 0"
+    assert EmbedParams("tsne", perplexity=12.5, seed=3).describe() == "t-SNE perplexity 12.5 seed 3"
+    assert EmbedParams("umap").describe() == "UMAP n_neighbors 15 min_dist 0.1 seed 0"
+    assert EmbedParams("pca", seed=9).describe() == "PCA"
+
+
+def test_relevant_has_only_what_the_method_uses_in_canonical_types() -> None:
+    assert EmbedParams("pca", seed=4).relevant() == {}
+    assert EmbedParams("tsne", perplexity=30).relevant() == {"perplexity": 30.0, "seed": 0}
+    assert EmbedParams("umap", min_dist=0).relevant() == {
+        "n_neighbors": 15,
+        "min_dist": 0.0,
+        "seed": 0,
+    }
+    assert type(EmbedParams("tsne", perplexity=30).relevant()["perplexity"]) is float
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (np.zeros(10), "features must be a 2-D array (N, D), got shape (10,)"),
+        (np.zeros((10, 0)), "features have no columns"),
+        (np.array([[1.0, np.nan]] * 10), "features contain NaN or infinite values"),
+        (np.array([["a", "b"]] * 10), "features must be real numbers"),
+    ],
+)
+def test_bad_features_are_input_errors(features: np.ndarray, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        compute_embedding(features, EmbedParams("pca"))
+    assert message in str(info.value)
+
+
+# --- PCA -------------------------------------------------------------------------------------
+
+
+def test_pca_matches_sklearn_up_to_sign(digits: np.ndarray) -> None:
+    from sklearn.decomposition import PCA
+
+    ours = compute_embedding(digits, EmbedParams("pca"))
+    theirs = PCA(n_components=2).fit_transform(digits.astype(np.float64))
+    assert ours.dtype == np.float64 and ours.shape == (len(digits), 2)
+    for column in range(2):
+        sign = np.sign(ours[:, column] @ theirs[:, column])
+        np.testing.assert_allclose(ours[:, column], sign * theirs[:, column], atol=1e-6)
+
+
+def test_pca_picture_does_not_depend_on_row_order_or_dtype(digits: np.ndarray) -> None:
+    # The sign convention is a property of the data, so the same data gives the same picture.
+    base = compute_embedding(digits, EmbedParams("pca"))
+    order = np.random.default_rng(0).permutation(len(digits))
+    shuffled = compute_embedding(digits[order], EmbedParams("pca"))
+    np.testing.assert_allclose(shuffled, base[order], atol=1e-9)
+    as_uint8 = compute_embedding(digits.astype(np.uint8), EmbedParams("pca"))
+    np.testing.assert_allclose(as_uint8, base, atol=1e-9)
+
+
+def test_pca_covariance_path_for_big_data_agrees_with_svd(
+    digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svd = compute_embedding(digits, EmbedParams("pca"))
+    monkeypatch.setattr(embed, "_SVD_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(embed, "_CHUNK_ROWS", 500)  # several chunks, a ragged last one
+    chunked = compute_embedding(digits, EmbedParams("pca"))
+    np.testing.assert_allclose(chunked, svd, atol=1e-6)
+
+
+def test_pca_of_one_feature_puts_everything_on_the_x_axis() -> None:
+    x = np.arange(10, dtype=np.float64).reshape(-1, 1)
+    coords = compute_embedding(x, EmbedParams("pca"))
+    np.testing.assert_allclose(coords[:, 0], x[:, 0] - 4.5)
+    assert not coords[:, 1].any()
+
+
+def test_pca_accepts_a_memmap(tmp_path: Path, digits: np.ndarray) -> None:
+    np.save(tmp_path / "f.npy", digits)
+    mapped = np.load(tmp_path / "f.npy", mmap_mode="r")
+    np.testing.assert_allclose(
+        compute_embedding(mapped, EmbedParams("pca")), compute_embedding(digits, EmbedParams("pca"))
+    )
+
+
+# --- t-SNE -----------------------------------------------------------------------------------
+
+
+def test_tsne_same_seed_same_coordinates_and_full_progress(small: np.ndarray) -> None:
+    events: list[tuple[float, str]] = []
+    first = compute_embedding(
+        small, EmbedParams("tsne", perplexity=20), lambda f, p: events.append((f, p))
+    )
+    second = compute_embedding(small, EmbedParams("tsne", perplexity=20))
+    assert first.shape == (300, 2) and first.dtype == np.float64
+    np.testing.assert_array_equal(first, second)
+    fractions = [f for f, _ in events]
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    phases = [p for _, p in events]
+    assert phases.index("early exaggeration") < phases.index("optimising")
+    # One 0..1 scale over both openTSNE phases: the exaggeration phase ends at 250/750.
+    last_early = max(f for f, p in events if p == "early exaggeration")
+    assert last_early == pytest.approx(1 / 3)
+
+
+def test_tsne_other_seed_other_picture(small: np.ndarray) -> None:
+    a = compute_embedding(small, EmbedParams("tsne", perplexity=20, seed=0))
+    b = compute_embedding(small, EmbedParams("tsne", perplexity=20, seed=1))
+    assert not np.array_equal(a, b)
+
+
+def test_tsne_stop_raises_cancelled_not_a_partial_embedding(small: np.ndarray) -> None:
+    events: list[float] = []
+
+    def stop() -> bool:
+        return bool(events) and events[-1] >= 0.1
+
+    with pytest.raises(Cancelled):
+        compute_embedding(
+            small, EmbedParams("tsne", perplexity=20), lambda f, p: events.append(f), stop
+        )
+    assert events[-1] < 0.2  # stopped within a few callbacks, never reached "done"
+
+
+def test_stop_before_start_cancels() -> None:
+    with pytest.raises(Cancelled):
+        compute_embedding(np.eye(10), EmbedParams("pca"), should_stop=lambda: True)
+
+
+# --- numba cache (what makes a second fresh UMAP process fast) --------------------------------
+
+
+def test_numba_functions_are_cached_and_reused_by_a_fresh_process(tmp_path: Path) -> None:
+    module = tmp_path / "jitted.py"
+    module.write_text(
+        textwrap.dedent(
+            """
+            import numba
+
+            @numba.njit
+            def bare(x):
+                return x + 1
+
+            @numba.njit(fastmath=True)
+            def with_options(x):
+                return x * 2.0
+
+            @numba.njit("i8(i8)")
+            def with_signature(x):
+                return x - 1
+
+            def _plain(x):
+                return x + 3
+
+            direct = numba.njit(_plain)
+
+            @numba.njit(cache=False)
+            def opted_out(x):
+                return x
+            """
+        )
+    )
+    script = f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from digitmap_tui import embed
+        assert embed.enable_numba_cache({str(tmp_path / "numba")!r})
+        embed._cache_numba_by_default()
+        embed._cache_numba_by_default()  # idempotent
+        import jitted
+        fns = [jitted.bare, jitted.with_options, jitted.with_signature, jitted.direct]
+        results = [jitted.bare(1), jitted.with_options(1.5), jitted.with_signature(5),
+                   jitted.direct(1), jitted.opted_out(2)]
+        hits = {{f.py_func.__name__: sum(f.stats.cache_hits.values()) for f in fns}}
+        print(json.dumps([results, hits, jitted.opted_out._cache.__class__.__name__]))
+    """
+    first = json.loads(run_python(script))
+    assert first[0] == [2, 3.0, 4, 4, 2]
+    assert first[2] == "NullCache"  # cache=False stays as the author asked
+    assert len(list((tmp_path / "numba").rglob("*.nbi"))) == 4
+    second = json.loads(run_python(script))
+    assert second[0] == first[0]
+    assert all(hits >= 1 for hits in second[1].values()), second[1]
+
+
+def test_enable_numba_cache_is_too_late_once_numba_is_imported(tmp_path: Path) -> None:
+    out = run_python(
+        f"""
+        import numba
+        from digitmap_tui.embed import enable_numba_cache
+        print(enable_numba_cache({str(tmp_path)!r}))
+        """
+    )
+    assert out.strip() == "False"
+
+
+def test_enable_numba_cache_keeps_a_users_directory(tmp_path: Path) -> None:
+    out = run_python(
+        f"""
+        import os
+        from digitmap_tui.embed import enable_numba_cache
+        enable_numba_cache({str(tmp_path / "ours")!r})
+        print(os.environ["NUMBA_CACHE_DIR"])
+        """,
+        NUMBA_CACHE_DIR=str(tmp_path / "theirs"),
+    )
+    assert out.strip() == str(tmp_path / "theirs")
+
+
+# --- UMAP (slow: numba compiles on a cold cache) ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_umap_is_reproducible_and_reports_its_phases(small: np.ndarray) -> None:
+    events: list[tuple[float, str]] = []
+    params = EmbedParams("umap", n_neighbors=10)
+    first = compute_embedding(small, params, lambda f, p: events.append((f, p)))
+    second = compute_embedding(small, params)
+    assert first.shape == (300, 2) and np.isfinite(first).all()
+    np.testing.assert_array_equal(first, second)
+    phases = [p for _, p in events]
+    assert "nearest neighbours" in phases and "optimising" in phases
+    fractions = [f for f, _ in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+@pytest.mark.slow
+def test_umap_stop_during_epochs_raises_cancelled(small: np.ndarray) -> None:
+    phases: list[str] = []
+    with pytest.raises(Cancelled):
+        compute_embedding(
+            small,
+            EmbedParams("umap"),
+            lambda f, p: phases.append(p),
+            lambda: "optimising" in phases,
+        )
+    assert "done" not in phases

@@ -1,0 +1,290 @@
+"""Embedding jobs in a spawn process: events, cancellation, failures; the synchronous path."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitmap_tui import jobs
+from digitmap_tui.cache import EmbeddingCache, embedding_key
+from digitmap_tui.embed import EmbedParams, compute_embedding
+from digitmap_tui.errors import InputError
+from digitmap_tui.jobs import EmbeddingJob, Event, Failed, Finished, Progress, get_or_compute
+
+KEY = "0f" * 32
+POLL_LIMIT_SECONDS = 120.0  # a safety net against a hung test, not a speed claim
+
+
+@pytest.fixture(scope="module")
+def small() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return load_digits().data[:300].astype(np.float32)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> EmbeddingCache:
+    return EmbeddingCache(tmp_path / "cache")
+
+
+def never(events: list[Event]) -> bool:
+    return False
+
+
+def poll_until(
+    job: EmbeddingJob, condition: Callable[[list[Event]], bool] = never
+) -> list[Event]:
+    """Poll `job` until it is done or `condition(events so far)` holds; return the events."""
+    events: list[Event] = []
+    deadline = time.monotonic() + POLL_LIMIT_SECONDS
+    while not job.done and not condition(events):
+        assert time.monotonic() < deadline, f"job still running; events so far: {events}"
+        events += job.poll()
+        time.sleep(0.02)
+    return events
+
+
+def cached_entries(cache: EmbeddingCache) -> list[Path]:
+    assert cache.directory is not None
+    return sorted((cache.directory / "embeddings").glob("*.npz"))
+
+
+def job_files(tmp_root: Path) -> list[Path]:
+    return sorted(Path(tmp_root).glob("digitmap-job-*"))
+
+
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Job temp files go to a per-test directory so the tests can see them cleaned up."""
+    import tempfile
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+# --- finishing ---------------------------------------------------------------------------------
+
+
+def test_pca_job_finishes_caches_and_cleans_up(
+    small: np.ndarray, cache: EmbeddingCache, private_tempdir: Path
+) -> None:
+    job = EmbeddingJob(small, EmbedParams("pca"), cache, KEY, meta={"dataset": "digits"})
+    assert not job.done and job.poll() == []
+    job.start()
+    events = poll_until(job)
+    assert job.done
+    assert isinstance(events[-1], Finished)
+    assert all(isinstance(e, Progress) for e in events[:-1])
+    np.testing.assert_allclose(events[-1].coords, compute_embedding(small, EmbedParams("pca")))
+    assert events[-1].cache_path == cache.path_for(KEY)
+    cached = cache.load(KEY)
+    assert cached is not None
+    np.testing.assert_array_equal(cached, events[-1].coords)
+    assert job_files(private_tempdir) == []  # features and result files removed
+    assert job.poll() == []
+    with pytest.raises(RuntimeError):
+        job.start()
+
+
+def test_tsne_job_reports_monotonic_progress_to_one(
+    small: np.ndarray, cache: EmbeddingCache, capfd: pytest.CaptureFixture[str]
+) -> None:
+    params = EmbedParams("tsne", perplexity=20)
+    job = EmbeddingJob(small, params, cache, KEY)
+    job.start()
+    events = poll_until(job)
+    progress = [e for e in events if isinstance(e, Progress)]
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert {"early exaggeration", "optimising"} <= {p.phase for p in progress}
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    np.testing.assert_array_equal(finished.coords, compute_embedding(small, params))
+    assert len(cached_entries(cache)) == 1
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # the child never writes on the terminal
+
+
+def test_job_from_an_npy_path_leaves_the_file_alone(
+    small: np.ndarray, tmp_path: Path, cache: EmbeddingCache
+) -> None:
+    path = tmp_path / "features.npy"
+    np.save(path, small)
+    job = EmbeddingJob(path, EmbedParams("pca"), cache, KEY)
+    job.start()
+    assert isinstance(poll_until(job)[-1], Finished)
+    assert path.exists()
+
+
+def test_job_without_a_cache_still_finishes(small: np.ndarray) -> None:
+    job = EmbeddingJob(small, EmbedParams("pca"), EmbeddingCache(None), KEY)
+    job.start()
+    finished = poll_until(job)[-1]
+    assert isinstance(finished, Finished) and finished.cache_path is None
+    assert finished.coords.shape == (300, 2)
+
+
+# --- cancelling --------------------------------------------------------------------------------
+
+
+def test_cancel_mid_tsne_kills_the_child_and_caches_nothing(
+    small: np.ndarray, cache: EmbeddingCache, private_tempdir: Path
+) -> None:
+    job = EmbeddingJob(small, EmbedParams("tsne", perplexity=20), cache, KEY)
+    job.start()
+    assert job._process is not None
+    process = job._process
+
+    def optimising(events: list[Event]) -> bool:
+        return any(isinstance(e, Progress) and 0 < e.fraction < 1 for e in events)
+
+    events = poll_until(job, optimising)
+    assert not any(isinstance(e, Finished) for e in events), "run finished before the cancel"
+    job.cancel()
+    assert not process.is_alive()  # cancel() returns only once the child is gone
+    assert job.done and job.cancelled
+    assert job.poll() == []
+    assert cache.load(KEY) is None
+    assert cached_entries(cache) == []
+    assert job_files(private_tempdir) == []
+    job.cancel()  # harmless twice
+
+
+def test_dropping_a_job_stops_its_child(small: np.ndarray, cache: EmbeddingCache) -> None:
+    job = EmbeddingJob(small, EmbedParams("tsne", perplexity=20), cache, KEY)
+    job.start()
+    assert job._process is not None
+    process = job._process
+    del job
+    gc.collect()
+    assert not process.is_alive()
+    assert cached_entries(cache) == []
+
+
+# --- failing -----------------------------------------------------------------------------------
+
+
+def test_bad_parameters_fail_without_starting_a_process(
+    small: np.ndarray, cache: EmbeddingCache
+) -> None:
+    job = EmbeddingJob(small[:30], EmbedParams("tsne", perplexity=30), cache, KEY)
+    job.start()
+    assert job.pid is None and job.done
+    events = job.poll()
+    assert len(events) == 1 and isinstance(events[0], Failed)
+    assert "perplexity 30 is too large for 30 points" in events[0].message
+    assert job.poll() == []
+
+
+def test_unknown_method_fails_cleanly(small: np.ndarray, cache: EmbeddingCache) -> None:
+    job = EmbeddingJob(small, EmbedParams("nope"), cache, KEY)
+    job.start()
+    events = job.poll()
+    assert isinstance(events[0], Failed) and "unknown method 'nope'" in events[0].message
+
+
+def test_unreadable_features_file_fails(tmp_path: Path, cache: EmbeddingCache) -> None:
+    path = tmp_path / "garbage.npy"
+    path.write_bytes(b"not an npy file")
+    job = EmbeddingJob(path, EmbedParams("pca"), cache, KEY)
+    job.start()
+    events = job.poll()
+    assert isinstance(events[0], Failed) and "garbage.npy: cannot read features" in events[0].message
+
+
+def test_bad_data_fails_in_the_child_with_one_line(small: np.ndarray, cache: EmbeddingCache) -> None:
+    features = small.copy()
+    features[5, 5] = np.nan
+    job = EmbeddingJob(features, EmbedParams("pca"), cache, KEY)
+    job.start()
+    assert job.pid is not None
+    failed = poll_until(job)[-1]
+    assert isinstance(failed, Failed)
+    assert failed.message == "features contain NaN or infinite values"
+    assert cached_entries(cache) == []
+
+
+def test_a_child_that_dies_is_reported(small: np.ndarray, cache: EmbeddingCache) -> None:
+    job = EmbeddingJob(small, EmbedParams("tsne", perplexity=20), cache, KEY)
+    job.start()
+    assert job.pid is not None
+    poll_until(job, lambda events: bool(events))  # the child is up and reporting
+    os.kill(job.pid, signal.SIGKILL)
+    failed = poll_until(job)[-1]
+    assert isinstance(failed, Failed)
+    assert "exited unexpectedly" in failed.message and "-9" in failed.message
+    assert cached_entries(cache) == []
+
+
+# --- synchronous path --------------------------------------------------------------------------
+
+
+class FakeDataset:
+    name = "fake"
+
+    def __init__(self, features: np.ndarray) -> None:
+        self._features = features
+        self.n = len(features)
+        self.feature_calls = 0
+
+    def features(self) -> np.ndarray:
+        self.feature_calls += 1
+        return self._features
+
+    def fingerprint(self) -> str:
+        return "1234" * 16
+
+
+def test_get_or_compute_stores_then_hits(
+    small: np.ndarray, cache: EmbeddingCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = FakeDataset(small)
+    params = EmbedParams("pca")
+    seen: list[float] = []
+    first = get_or_compute(dataset, params, cache, progress=lambda f, p: seen.append(f))
+    assert seen[-1] == 1.0
+    assert cache.load(embedding_key(dataset.fingerprint(), params)) is not None
+
+    def no_compute(*args: object, **kwargs: object) -> np.ndarray:
+        raise AssertionError("should have been a cache hit")
+
+    monkeypatch.setattr(jobs, "compute_embedding", no_compute)
+    second = get_or_compute(dataset, params, cache)
+    np.testing.assert_array_equal(first, second)
+    assert dataset.feature_calls == 1  # a hit does not even build the features
+
+
+def test_get_or_compute_without_cache_and_with_bad_params(small: np.ndarray) -> None:
+    dataset = FakeDataset(small)
+    coords = get_or_compute(dataset, EmbedParams("pca"), None)
+    assert coords.shape == (300, 2)
+    with pytest.raises(InputError, match="n_neighbors"):
+        get_or_compute(dataset, EmbedParams("umap", n_neighbors=300), EmbeddingCache(None))
+
+
+# --- UMAP in the worker (slow: numba compiles on a cold cache) -------------------------------
+
+
+@pytest.mark.slow
+def test_umap_job_reports_phases_and_fills_the_numba_cache(
+    small: np.ndarray, cache: EmbeddingCache
+) -> None:
+    job = EmbeddingJob(small, EmbedParams("umap"), cache, KEY)
+    job.start()
+    events = poll_until(job)
+    assert isinstance(events[-1], Finished)
+    phases = [e.phase for e in events if isinstance(e, Progress)]
+    assert phases[0].startswith("importing umap")
+    assert "nearest neighbours" in phases and "optimising" in phases
+    assert cache.directory is not None
+    assert list((cache.directory / "numba").rglob("*.nbi"))  # compiled code kept for next time
