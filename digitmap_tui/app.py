@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
 from digitmap_tui.analysis import label_clusters
@@ -50,6 +52,7 @@ class ExploreOptions:
     debug: bool = False
     color: bool | None = None  # None: from the terminal
     bookmark: dict[str, Any] | None = None  # a saved state to open (from --bookmark)
+    quality: bool = True  # compute trustworthiness and kNN accuracy in the background
 
 
 def detect_glyphs(color: bool) -> str:
@@ -92,6 +95,18 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("t u p", "switch to t-SNE, UMAP, PCA (computed in the background if not cached)"),
         ("x", "cancel a running computation"),
     ]),
+    ("Insight", [
+        ("n / N", "next / previous misfit: a point whose label differs from its 10 map neighbours'"),
+        ("M", "list every misfit with its neighbours' label; Enter jumps"),
+        ("!", "highlight all misfits on the map"),
+        ("v", "inspect the point nearest the box centre (or the marked one): large image and its"),
+        ("", "8 nearest neighbours in pixel space, their places highlighted on the map"),
+        ("/", "split the selection into sub-clusters (k-means in pixel space); 1-9 selects one"),
+        ("a", "grid mode: mean image of each cell ↔ the point nearest its centre"),
+        ("w", "twin map: t-SNE ↔ UMAP side by side, the selection highlighted in both"),
+        ("o", "(twin) highlight points that keep < 30% of their neighbours in the other map"),
+        ("Esc", "clear highlights, the marked point and a picked sub-cluster"),
+    ]),
     ("Out", [
         ("e", "export the selection to .csv / .json / .npy (asks for a file name)"),
         ("y", "copy the selection's indices to the clipboard (OSC 52, works over SSH)"),
@@ -116,7 +131,10 @@ class DigitmapApp(App[int]):
     #title { height: 1; background: $primary-background; color: $text; text-style: bold; padding: 0 1; }
     #main { height: 1fr; }
     #left { width: 1fr; height: 1fr; }
+    #maps { height: 1fr; }
     MapView { height: 1fr; }
+    #twin { display: none; border-left: vkey $primary; }
+    #twin.shown { display: block; }
     #coords { height: 1; color: $text-muted; }
     #legend { height: 1; }
     #progress-row { height: 1; display: none; }
@@ -167,7 +185,17 @@ class DigitmapApp(App[int]):
         Binding("y", "copy_selection", "Copy", show=False),
         Binding("b", "bookmark_save", "Bookmark", show=False),
         Binding("B", "bookmarks", "Bookmarks", show=False),
-        Binding("ctrl+s", "screenshot", "Screenshot", show=False),
+        Binding("ctrl+s", "save_screenshot", "Screenshot", show=False),
+        Binding("n", "misfit(1)", "Misfit", show=True),
+        Binding("N", "misfit(-1)", "Prev misfit", show=False),
+        Binding("M", "misfit_list", "Misfits", show=False),
+        Binding("exclamation_mark", "toggle_misfits", "Show misfits", show=False),
+        Binding("v", "inspect", "Inspect", show=False),
+        Binding("slash", "split", "Split", show=False),
+        Binding("a", "toggle_mean_grid", "Mean grid", show=False),
+        Binding("w", "twin", "Twin map", show=False),
+        Binding("o", "toggle_torn", "Torn points", show=False),
+        Binding("escape", "clear", "Clear", show=False),
     ]
 
     def __init__(self, inputs: Any, options: ExploreOptions | None = None) -> None:
@@ -189,6 +217,17 @@ class DigitmapApp(App[int]):
         self.cluster_label: int | None = None
         self.cluster_step = 0
         self._box_rect: Rect | None = None
+        self.subset: np.ndarray | None = None  # a sub-cluster picked from a split
+        self.subset_title = ""
+        self.mean_grid = False
+        self.misfit_cache: dict[str, list[Any]] = {}
+        self.misfit_pos = -1
+        self.show_misfits = False
+        self.quality: dict[str, dict[str, float]] = {}
+        self.twin_method: str | None = None
+        self.twin_overlap: np.ndarray | None = None
+        self.show_torn = False
+        self._job_target = "main"
 
     # ----- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -196,7 +235,9 @@ class DigitmapApp(App[int]):
         yield Static(id="title")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield MapView(color=color, id="map")
+                with Horizontal(id="maps"):
+                    yield MapView(color=color, id="map")
+                    yield MapView(color=color, id="twin", interactive=False)
                 with Horizontal(id="progress-row"):
                     yield Static("", id="progress-label")
                     yield ProgressBar(total=100, show_eta=False, id="progress")
@@ -213,7 +254,11 @@ class DigitmapApp(App[int]):
 
     @property
     def map(self) -> MapView:
-        return self.query_one(MapView)
+        return self.query_one("#map", MapView)
+
+    @property
+    def twin(self) -> MapView:
+        return self.query_one("#twin", MapView)
 
     @property
     def panel(self) -> ImagePanel:
@@ -277,7 +322,13 @@ class DigitmapApp(App[int]):
         m.set_data(coords, self.dataset.labels, self.dataset.n_labels, full, box_rect)
         if view != full:
             m.set_view(view)
+        self.misfit_pos = -1
+        self.subset = None
+        self._refresh_highlight()
         self._update_title()
+        self._start_quality()
+        if self.twin_method is not None:
+            self._twin_overlap_start()
         if first and self.options.bookmark is not None:
             self.apply_state(self.options.bookmark)
 
@@ -304,10 +355,11 @@ class DigitmapApp(App[int]):
             return
         self._start_job(params, key)
 
-    def _start_job(self, params: Any, key: str) -> None:
+    def _start_job(self, params: Any, key: str, target: str = "main") -> None:
         from digitmap_tui.jobs import EmbeddingJob
 
         self.action_cancel_job(quiet=True)
+        self._job_target = target
         self.job = EmbeddingJob(self.dataset.features(), params, self.inputs.cache, key)
         self.job_method = params.method
         self._pending_params = params
@@ -316,7 +368,7 @@ class DigitmapApp(App[int]):
         row.add_class("running")
         self.query_one("#progress-label", Static).update(f"{params.describe()}: starting")
         self.query_one(ProgressBar).update(progress=0)
-        self._poll_timer = self.set_interval(0.1, self._poll_job)
+        self._poll_timer: Timer | None = self.set_interval(0.1, self._poll_job)
 
     def _poll_job(self) -> None:
         from digitmap_tui.jobs import Failed, Finished, Progress
@@ -331,10 +383,14 @@ class DigitmapApp(App[int]):
                 )
             elif isinstance(event, Finished):
                 self._end_job()
-                self.params = self._pending_params
-                self.coords_by_method[self.params.method] = event.coords
-                self._show_coords(event.coords, first=self.coords is None)
-                self.notify(f"{self.params.describe()} ready")
+                params = self._pending_params
+                self.coords_by_method[params.method] = event.coords
+                if self._job_target == "twin":
+                    self._show_twin(params.method, event.coords)
+                else:
+                    self.params = params
+                    self._show_coords(event.coords, first=self.coords is None)
+                self.notify(f"{params.describe()} ready")
             elif isinstance(event, Failed):
                 self._end_job()
                 self.notify(f"embedding failed: {event.message}", severity="error", timeout=8)
@@ -342,8 +398,9 @@ class DigitmapApp(App[int]):
     def _end_job(self) -> None:
         self.job = None
         self.job_method = None
-        if getattr(self, "_poll_timer", None) is not None:
-            self._poll_timer.stop()
+        timer = getattr(self, "_poll_timer", None)
+        if timer is not None:
+            timer.stop()
             self._poll_timer = None
         self.query_one("#progress-row").remove_class("running")
 
@@ -372,15 +429,19 @@ class DigitmapApp(App[int]):
     def _selection_changed(self, event: MapView.SelectionChanged) -> None:
         self._box_rect = event.box
         self.page = 0
+        if self.subset is not None:
+            self.subset = None
+            self._refresh_highlight()
         self._update_selection()
 
     @on(MapView.ViewChanged)
     def _view_changed(self, event: MapView.ViewChanged) -> None:
         self._update_coords_line()
         legend = legend_segments(self.dataset.n_labels, self.map.mode, self._color())
-        self.query_one("#legend", StatusLine).set(
-            Text.assemble(*((g.text, g.style) for g in legend))
-        )
+        line = Text()
+        for g in legend:
+            line.append(g.text, g.style)
+        self.query_one("#legend", StatusLine).set(line)
 
     def _update_selection(self) -> None:
         rect = self._box_rect
@@ -398,19 +459,51 @@ class DigitmapApp(App[int]):
             )
         )
         panel = self.panel
-        if self.list_mode:
+        custom: tuple[tuple[np.ndarray, str], ...] = ()
+        if self.subset is not None:
+            chosen = self._sorted(self.subset)
+            hist = label_histogram(labels, chosen, self.dataset.n_labels)
+            histogram = tuple(
+                (k, int(c))
+                for c, k in sorted(
+                    ((int(c), k) for k, c in enumerate(hist) if c), key=lambda t: (-t[0], t[1])
+                )
+            )
+        if self.list_mode or self.subset is not None:
             rows, cols = panel.fit()
             per_page = rows * cols
             pages = max(1, -(-len(chosen) // per_page))
             self.page = min(self.page, pages - 1)
             start = self.page * per_page
             page_idx = chosen[start : start + per_page]
-            slots = np.full(rows * cols, -1, dtype=np.int64)
-            slots[: len(page_idx)] = page_idx
-            slots = slots.reshape(rows, cols)
+            flat = np.full(rows * cols, -1, dtype=np.int64)
+            flat[: len(page_idx)] = page_idx
+            slots: np.ndarray = flat.reshape(rows, cols)
             self.grid_indices = None
             title = f"list · {len(chosen)} points · by {self.sort}"
             note = f"page {self.page + 1}/{pages}  (pgup/pgdn)" if pages > 1 else ""
+            if self.subset is not None:
+                title = f"{self.subset_title} · {len(chosen)} points · by {self.sort}"
+                note = (note + "  " if note else "") + "Esc: back to the box"
+        elif self.mean_grid:
+            from digitmap_tui.analysis import grid_mean_images
+
+            r, c = self.grid_shape
+            self.grid_indices = grid_select(coords, rect, r, c)
+            means, counts = grid_mean_images(coords, self.dataset.features(), rect, r, c)
+            shape = self.dataset.image_shape
+            tiles: list[tuple[np.ndarray, str]] = []
+            full = np.full((r, c), -1, dtype=np.int64)
+            for i in range(r):
+                for j in range(c):
+                    if counts[i, j]:
+                        full[i, j] = -2 - len(tiles)
+                        tiles.append((means[i, j].reshape(shape), f"n={int(counts[i, j])}"))
+            custom = tuple(tiles)
+            fit_rows, _ = panel.fit()
+            slots = full[:fit_rows]
+            title = f"mean grid {r}×{c} · {len(chosen)} points"
+            note = "each cell: the mean image of its points (a: nearest point)"
         else:
             r, c = self.grid_shape
             self.grid_indices = grid_select(coords, rect, r, c)
@@ -418,7 +511,9 @@ class DigitmapApp(App[int]):
             slots = self.grid_indices[:fit_rows]
             title = f"grid {r}×{c} · {len(chosen)} points"
             note = "" if fit_rows >= r else f"{r - fit_rows} grid rows below: enlarge or press {{"
-        panel.show(PanelContent(slots, title, histogram, note))
+        panel.show(PanelContent(slots, title, histogram, note, custom))
+        if self.twin_method is not None:
+            self.twin.set_highlight(chosen)
         self._update_coords_line()
 
     def _update_coords_line(self) -> None:
@@ -428,6 +523,11 @@ class DigitmapApp(App[int]):
         if b is not None:
             text += f"   box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
         text += f"   {self.map.mode}"
+        if self.twin_method is not None:
+            text += f"   twin: {self.twin_method}"
+            if self.twin_overlap is not None and len(self.selection):
+                kept = float(self.twin_overlap[self.selection].mean())
+                text += f", box keeps {kept:.0%} of neighbours (all {self.twin_overlap.mean():.0%})"
         self.query_one("#coords", StatusLine).set(text)
 
     def _update_title(self) -> None:
@@ -438,9 +538,13 @@ class DigitmapApp(App[int]):
             if self.inputs.coords is not None
             else self.params.describe()
         )
-        self.query_one("#title", Static).update(
-            f"digitmap · {self.dataset.name} ({self.dataset.n}) · {source}"
-        )
+        title = f"digitmap · {self.dataset.name} ({self.dataset.n}) · {source}"
+        q = self.quality.get(self._quality_name())
+        if q is not None:
+            title += f" · trustworthiness {q['trustworthiness']:.3f}"
+            if q.get("knn_accuracy") is not None:
+                title += f" · 10-NN accuracy {q['knn_accuracy']:.1%}"
+        self.query_one("#title", Static).update(title)
 
     # ----- actions ---------------------------------------------------------------------------
     def action_move(self, dx: int, dy: int) -> None:
@@ -612,6 +716,377 @@ class DigitmapApp(App[int]):
             )
 
         self.push_screen(PromptScreen("Show only labels (e.g. 3 7; empty = all):"), go)
+
+    # ----- insight: misfits, inspector, split, twin map, quality --------------------------------
+    def _in_background(
+        self, name: str, compute: Callable[[], Any], done: Callable[[Any], None]
+    ) -> None:
+        """Run short analysis work (scikit-learn imports, kNN) off the UI thread."""
+
+        def runner() -> None:
+            try:
+                result = compute()
+            except Exception as exc:
+                message = f"{name} failed: {type(exc).__name__}: {exc}"
+                try:
+                    self.call_from_thread(self.notify, message, severity="error", timeout=8)
+                except RuntimeError:
+                    pass  # the app has closed
+                return
+            try:
+                self.call_from_thread(done, result)
+            except RuntimeError:
+                pass
+
+        self.run_worker(runner, thread=True, group=name, exclusive=True, exit_on_error=False)
+
+    def _sorted(self, indices: np.ndarray) -> np.ndarray:
+        """``indices`` in the current list order (the engine's rule, on a given set)."""
+        assert self.coords is not None
+        idx = np.sort(np.asarray(indices, dtype=np.int64))
+        if self.sort == "x":
+            return idx[np.argsort(self.coords[idx, 0], kind="stable")]
+        if self.sort == "y":
+            return idx[np.argsort(self.coords[idx, 1], kind="stable")]
+        if self.sort == "label" and self.dataset.labels is not None:
+            return idx[np.argsort(self.dataset.labels[idx], kind="stable")]
+        return idx
+
+    def _quality_name(self) -> str:
+        return "embedding" if self.inputs.coords is not None else self.params.method
+
+    def _refresh_highlight(self) -> None:
+        """What the map emphasises: a picked sub-cluster, torn points, or the misfits."""
+        m = self.map
+        if self.subset is not None:
+            m.set_highlight(self.subset)
+        elif self.show_torn and self.twin_overlap is not None:
+            m.set_highlight(np.flatnonzero(self.twin_overlap < 0.3))
+        elif self.show_misfits and self._quality_name() in self.misfit_cache:
+            m.set_highlight(
+                np.array([f.index for f in self.misfit_cache[self._quality_name()]], dtype=np.int64)
+            )
+        elif m.highlight is not None:
+            m.set_highlight(None)
+
+    def _with_misfits(self, then: Callable[[list[Any]], None]) -> None:
+        if self.dataset.labels is None:
+            self.notify("misfits need labels", severity="warning")
+            return
+        if self.coords is None:
+            return
+        name = self._quality_name()
+        found = self.misfit_cache.get(name)
+        if found is not None:
+            then(found)
+            return
+        from digitmap_tui.analysis import misfits
+
+        coords, labels = self.coords, self.dataset.labels
+        self.notify("finding misfits (10 nearest map neighbours)…", timeout=2)
+
+        def done(result: list[Any]) -> None:
+            self.misfit_cache[name] = result
+            if name == self._quality_name():
+                then(result)
+
+        self._in_background("misfits", lambda: misfits(coords, labels, k=10), done)
+
+    def action_misfit(self, step: int) -> None:
+        def go(found: list[Any]) -> None:
+            if not found:
+                self.notify("no misfits: every point agrees with its neighbours", timeout=3)
+                return
+            if self.misfit_pos < 0:
+                self.misfit_pos = 0 if step > 0 else len(found) - 1
+            else:
+                self.misfit_pos = (self.misfit_pos + step) % len(found)
+            self._jump_to_misfit(found[self.misfit_pos], self.misfit_pos, len(found))
+
+        self._with_misfits(go)
+
+    def _jump_to_misfit(self, mf: Any, pos: int, total: int) -> None:
+        self.map.center_on_point(mf.index)
+        self.notify(
+            f"misfit {pos + 1}/{total}: #{mf.index} label {mf.label} among {mf.neighbour_label}s "
+            f"({mf.agreement:.0%} of its 10 neighbours agree)",
+            timeout=4,
+        )
+
+    def action_misfit_list(self) -> None:
+        from digitmap_tui.widgets.screens import ChoiceScreen
+
+        def show(found: list[Any]) -> None:
+            if not found:
+                self.notify("no misfits", timeout=3)
+                return
+            rows = [
+                f"#{f.index:<6} label {f.label}  neighbours {f.neighbour_label}  agree {f.agreement:.0%}"
+                for f in found
+            ]
+
+            def chosen(i: int | None) -> None:
+                if i is not None:
+                    self.misfit_pos = i
+                    self._jump_to_misfit(found[i], i, len(found))
+
+            self.push_screen(
+                ChoiceScreen(f"{len(found)} misfits (label ≠ majority of 10 map neighbours)", rows),
+                chosen,
+            )
+
+        self._with_misfits(show)
+
+    def action_toggle_misfits(self) -> None:
+        def go(found: list[Any]) -> None:
+            self.show_misfits = not self.show_misfits
+            self._refresh_highlight()
+            state = "shown" if self.show_misfits else "hidden"
+            self.notify(f"{len(found)} misfits {state} on the map", timeout=2)
+
+        self._with_misfits(go)
+
+    def _inspect_target(self) -> int | None:
+        m = self.map
+        if m.marked is not None and m.marked in self.selection:
+            return int(m.marked)
+        rect = m.box_rect()
+        if rect is None or self.coords is None:
+            return None
+        nearest = int(grid_select(self.coords, rect, 1, 1)[0, 0])
+        return None if nearest < 0 else nearest
+
+    def action_inspect(self) -> None:
+        from digitmap_tui.analysis import pixel_neighbours
+        from digitmap_tui.widgets.insight import InspectorScreen
+
+        index = self._inspect_target()
+        if index is None or self.coords is None:
+            self.notify("no point in the box to inspect", severity="warning")
+            return
+        features = self.dataset.features()
+        near = pixel_neighbours(features, index, k=8)
+        labels = self.dataset.labels
+        rect = self.map.box_rect()
+        in_box = 0 if rect is None else sum(1 for j in near if j in set(self.selection.tolist()))
+        d = np.hypot(*(self.coords[near] - self.coords[index]).T)
+        span = max(self.map.view.width, self.map.view.height)
+        note = (
+            f"{in_box} of {len(near)} lie in the box; map distance median {np.median(d):.3g} "
+            f"({np.median(d) / span:.0%} of the view)"
+        )
+        panel = self.panel
+        self.map.set_marked(index)
+        self.map.set_highlight(near)
+        screen = InspectorScreen(
+            index=index,
+            image=np.asarray(self.dataset.images[index]),
+            label=None if labels is None else int(labels[index]),
+            xy=(float(self.coords[index, 0]), float(self.coords[index, 1])),
+            neighbours=[
+                (
+                    int(j),
+                    None if labels is None else int(labels[j]),
+                    np.asarray(self.dataset.images[j]),
+                )
+                for j in near
+            ],
+            neighbour_note=note,
+            style=panel.style_name,
+            value_range=panel.value_range,
+            tile_cols=panel.tile_cols,
+            color=panel.color,
+        )
+        self.inspected = (index, near)
+        self.push_screen(screen, lambda _: self._refresh_highlight())
+
+    def action_split(self) -> None:
+        from digitmap_tui.analysis import split_selection
+        from digitmap_tui.widgets.insight import SplitScreen
+
+        selection = self.selection
+        if len(selection) < 4:
+            self.notify("put at least 4 points in the box to split it", severity="warning")
+            return
+        features = self.dataset.features()
+        labels = self.dataset.labels
+        n_labels = self.dataset.n_labels or None
+        shape = self.dataset.image_shape
+        self.notify(f"splitting {len(selection)} points (k-means in pixel space)…", timeout=2)
+
+        def compute() -> Any:
+            return split_selection(features, selection, labels=labels, n_labels=n_labels)
+
+        def done(split: Any) -> None:
+            self.last_split = split
+            clusters = [
+                {
+                    "mean": sc.mean.reshape(shape),
+                    "size": sc.size,
+                    "mix": [
+                        (k, int(c))
+                        for k, c in sorted(enumerate(sc.label_mix), key=lambda t: -t[1])
+                        if c
+                    ],
+                }
+                for sc in split.clusters
+            ]
+            panel = self.panel
+
+            def picked(i: int | None) -> None:
+                if i is None:
+                    return
+                self.subset = np.asarray(split.clusters[i].members, dtype=np.int64)
+                self.subset_title = f"sub-cluster {i + 1}/{len(split.clusters)}"
+                self.page = 0
+                self._refresh_highlight()
+                self._update_selection()
+
+            self.push_screen(
+                SplitScreen(
+                    clusters=clusters,
+                    total=len(selection),
+                    scores=dict(split.scores),
+                    style=panel.style_name,
+                    value_range=panel.value_range,
+                    tile_cols=panel.tile_cols,
+                    color=panel.color,
+                ),
+                picked,
+            )
+
+        self._in_background("split", compute, done)
+
+    def action_toggle_mean_grid(self) -> None:
+        self.mean_grid = not self.mean_grid
+        if self.mean_grid and self.list_mode:
+            self.list_mode = False
+        self._update_selection()
+        self.notify(
+            "grid: mean image per cell" if self.mean_grid else "grid: point nearest each centre",
+            timeout=2,
+        )
+
+    def action_clear(self) -> None:
+        self.subset = None
+        self.show_misfits = False
+        self.show_torn = False
+        self.map.set_marked(None)
+        self._refresh_highlight()
+        self._update_selection()
+
+    def _start_quality(self) -> None:
+        if not self.options.quality or self.coords is None:
+            return
+        name = self._quality_name()
+        if name in self.quality:
+            return
+        path = self._quality_path()
+        if path is not None and path.exists():
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                self.quality[name] = {k: float(v) for k, v in record.items() if v is not None}
+                self._update_title()
+                return
+            except (OSError, ValueError, TypeError, AttributeError):
+                pass  # damaged: recompute and replace
+        from digitmap_tui.analysis import knn_accuracy, trustworthiness
+
+        coords, labels, features = self.coords, self.dataset.labels, self.dataset.features()
+
+        def compute() -> dict[str, float | None]:
+            return {
+                "trustworthiness": trustworthiness(features, coords, k=10),
+                "knn_accuracy": None if labels is None else knn_accuracy(coords, labels, k=10),
+            }
+
+        def done(record: dict[str, float | None]) -> None:
+            self.quality[name] = {k: float(v) for k, v in record.items() if v is not None}
+            if path is not None:
+                from digitmap_tui.export import write_atomic
+
+                try:
+                    write_atomic(path, lambda fh: fh.write(json.dumps(record).encode("utf-8")))
+                except (OSError, InputError):
+                    pass  # a read-only cache: the figures are still shown
+            self._update_title()
+
+        self._in_background(f"quality-{name}", compute, done)
+
+    def _quality_path(self) -> Path | None:
+        if self.inputs.coords is not None:
+            return None
+        from digitmap_tui.cache import embedding_key
+
+        entry = self.inputs.cache.path_for(embedding_key(self.dataset.fingerprint(), self.params))
+        return None if entry is None else entry.with_suffix(".quality.json")
+
+    def action_twin(self) -> None:
+        if self.twin_method is not None:
+            self.twin_method = None
+            self.twin_overlap = None
+            self.show_torn = False
+            self.twin.remove_class("shown")
+            self._refresh_highlight()
+            self._update_coords_line()
+            return
+        if self.inputs.coords is not None:
+            other = "tsne"
+        else:
+            other = "umap" if self.params.method == "tsne" else "tsne"
+        coords = self.coords_by_method.get(other)
+        if coords is None:
+            from digitmap_tui.cache import embedding_key
+
+            params = replace(self.params, method=other)
+            key = embedding_key(self.dataset.fingerprint(), params)
+            coords = self.inputs.cache.load(key)
+            if coords is None:
+                self.notify(f"computing {params.describe()} for the twin map…", timeout=3)
+                self._start_job(params, key, target="twin")
+                return
+            self.coords_by_method[other] = coords
+        self._show_twin(other, coords)
+
+    def _show_twin(self, method: str, coords: np.ndarray) -> None:
+        self.twin_method = method
+        twin = self.twin
+        twin.add_class("shown")
+        twin.mode = self.map.mode
+        twin.set_data(coords, self.dataset.labels, self.dataset.n_labels, bounds(coords))
+        twin.set_highlight(self.selection)
+        self._twin_overlap_start()
+        self._update_coords_line()
+
+    def _twin_overlap_start(self) -> None:
+        from digitmap_tui.analysis import neighbourhood_overlap
+
+        method = self.twin_method
+        if method is None or self.coords is None:
+            return
+        a, b = self.coords, self.coords_by_method[method]
+        self.twin_overlap = None
+
+        def done(overlap: np.ndarray) -> None:
+            if self.twin_method == method:
+                self.twin_overlap = overlap
+                self._refresh_highlight()
+                self._update_coords_line()
+
+        self._in_background("twin-overlap", lambda: neighbourhood_overlap(a, b, k=10), done)
+
+    def action_toggle_torn(self) -> None:
+        if self.twin_overlap is None:
+            self.notify("open the twin map first (w)", severity="warning")
+            return
+        self.show_torn = not self.show_torn
+        torn = int((self.twin_overlap < 0.3).sum())
+        self._refresh_highlight()
+        self.notify(
+            f"{torn} points keep < 30% of their 10 neighbours in {self.twin_method}"
+            + ("" if self.show_torn else " (hidden)"),
+            timeout=3,
+        )
 
     # ----- state, export, bookmarks, screenshots -----------------------------------------------
     def current_state(self) -> dict[str, Any]:
@@ -802,7 +1277,7 @@ class DigitmapApp(App[int]):
         if state is not None:
             self.apply_state(state)
 
-    def action_screenshot(self) -> None:
+    def action_save_screenshot(self) -> None:
         from digitmap_tui.export import default_screenshot_path
 
         default = default_screenshot_path()

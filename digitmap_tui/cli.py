@@ -13,12 +13,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from digitmap_tui import __version__
 from digitmap_tui.errors import InputError
+
+if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not pay for them
+    from digitmap_tui.cache import EmbeddingCache
+    from digitmap_tui.data import Dataset
+    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.render import RenderRequest
 
 SUBCOMMANDS = ("explore", "render", "embed")
 
@@ -162,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--bookmark", metavar="NAME", help="render a saved bookmark (view, box, grid, mode)"
     )
+    render.add_argument(
+        "--misfits",
+        action="store_true",
+        help="list points whose label differs from the majority of their 10 map neighbours",
+    )
+    render.add_argument(
+        "--k", type=_positive_int("--k", 1, 1000), default=10, help="neighbours for --misfits"
+    )
 
     embed = subs.add_parser("embed", help="compute (or load from cache) an embedding")
     _add_data_options(embed)
@@ -174,11 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
 class Inputs:
     """Everything a command needs once the flags are checked and the files loaded."""
 
-    dataset: (
-        object  # digitmap_tui.data.Dataset (kept loose: importing data is cheap, typing it isn't)
-    )
-    params: object  # digitmap_tui.embed.EmbedParams
-    cache: object  # digitmap_tui.cache.EmbeddingCache
+    dataset: Dataset
+    params: EmbedParams
+    cache: EmbeddingCache
     coords: np.ndarray | None  # from --embedding, else None until computed
     embedding_path: str | None
     data_path: str | None = None  # as typed, for the reproducible `digitmap render` command
@@ -245,7 +257,7 @@ def bookmark_scope(inputs: Inputs, params: object | None = None) -> str:
     return scope_key(inputs.dataset.fingerprint(), desc)  # type: ignore[attr-defined]
 
 
-def find_bookmark(inputs: Inputs, name: str) -> dict[str, object]:
+def find_bookmark(inputs: Inputs, name: str) -> dict[str, Any]:
     """The bookmark ``name`` for this dataset: the current embedding's first, then any method's."""
     from digitmap_tui.bookmarks import BookmarkStore
 
@@ -313,6 +325,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         apply_bookmark_params(inputs, state)
         request = request_from_bookmark(request, state)
     coords = ensure_coords(inputs, quiet=args.json)
+    if args.misfits:
+        return print_misfits(inputs, coords, args.k, args.json)
     if args.json:
         sys.stdout.write(
             json.dumps(render_json(inputs.dataset, coords, request, describe_source(inputs))) + "\n"
@@ -332,40 +346,71 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def apply_bookmark_params(inputs: Inputs, state: dict[str, object]) -> None:
+def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> int:
+    """``render --misfits``: every point unlike its k nearest map neighbours, most striking first."""
+    from digitmap_tui.analysis import misfits
+
+    labels = inputs.dataset.labels
+    if labels is None:
+        raise InputError("--misfits needs labels (give --labels or data with a label column)")
+    found = misfits(coords, labels, k=min(k, inputs.dataset.n - 1))
+    if as_json:
+        record = {
+            "k": k,
+            "embedding": describe_source(inputs),
+            "count": len(found),
+            "misfits": [
+                {
+                    "index": f.index,
+                    "label": f.label,
+                    "neighbour_label": f.neighbour_label,
+                    "agreement": f.agreement,
+                }
+                for f in found
+            ],
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
+        return 0
+    sys.stdout.write(f"{len(found)} misfits ({describe_source(inputs)}, k={k})\n")
+    sys.stdout.write("index  label  neighbours  agreement\n")
+    for f in found:
+        sys.stdout.write(
+            f"{f.index:>5}  {f.label:>5}  {f.neighbour_label:>10}  {f.agreement:>9.0%}\n"
+        )
+    return 0
+
+
+def apply_bookmark_params(inputs: Inputs, state: dict[str, Any]) -> None:
     """Use the bookmark's method and parameters (unless the map comes from --embedding)."""
     from dataclasses import replace
 
     if inputs.coords is not None:
         return
     params = state.get("params") or {}
-    fields = {
-        k: v
-        for k, v in dict(params).items()
-        if k in ("seed", "perplexity", "n_neighbors", "min_dist")
-    }  # type: ignore[call-overload]
-    inputs.params = replace(inputs.params, method=str(state.get("method", "tsne")), **fields)  # type: ignore[type-var]
-    inputs.params.validate(inputs.dataset.n)  # type: ignore[attr-defined]
+    wanted = ("seed", "perplexity", "n_neighbors", "min_dist")
+    fields = {k: v for k, v in dict(params).items() if k in wanted}
+    inputs.params = replace(inputs.params, method=str(state.get("method", "tsne")), **fields)
+    inputs.params.validate(inputs.dataset.n)
 
 
-def request_from_bookmark(request: object, state: dict[str, object]) -> object:
+def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> RenderRequest:
     """A render request showing the bookmark's view, box, grid and modes (--view/--box win)."""
     from dataclasses import replace
 
     from digitmap_tui.grid import Rect
 
-    def rect(value: object) -> Rect | None:
+    def rect(value: Any) -> Rect | None:
         try:
-            return Rect(*(float(v) for v in value))  # type: ignore[attr-defined]
+            return Rect(*(float(v) for v in value))
         except (TypeError, ValueError, InputError):
             return None
 
     grid = state.get("grid") or (4, 4)
     return replace(
-        request,  # type: ignore[type-var]
-        view=request.view or rect(state.get("view")),  # type: ignore[attr-defined]
-        box=request.box or rect(state.get("box")),  # type: ignore[attr-defined]
-        grid=(int(grid[0]), int(grid[1])),  # type: ignore[index]
+        request,
+        view=request.view or rect(state.get("view")),
+        box=request.box or rect(state.get("box")),
+        grid=(int(grid[0]), int(grid[1])),
         list_mode=bool(state.get("list_mode", False)),
         sort=str(state.get("sort", "x")),
         mode=str(state.get("mode", "label")),

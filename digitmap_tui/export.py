@@ -48,7 +48,9 @@ _DATA_SUFFIXES = {".gz", ".npy", ".npz", ".csv", ".txt", ".idx", ".ubyte"}
 # --------------------------------------------------------------------------- atomic writes
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None], *, overwrite: bool = True) -> None:
+def write_atomic(
+    path: Path, write: Callable[[IO[bytes]], object], *, overwrite: bool = True
+) -> None:
     """Write ``path`` through a temporary file in the same directory, then move it in place.
 
     A crash mid-write leaves the old file (or nothing) in place, never half a file, and no

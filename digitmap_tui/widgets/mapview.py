@@ -45,9 +45,14 @@ class MapView(Widget, can_focus=True):
             super().__init__()
             self.view = view
 
-    def __init__(self, *, color: bool = True, id: str | None = None) -> None:
+    def __init__(
+        self, *, color: bool = True, id: str | None = None, interactive: bool = True
+    ) -> None:
         super().__init__(id=id)
         self.color = color
+        # A twin map shows another embedding: no box, no messages, no mouse.
+        self.interactive = interactive
+        self.can_focus = interactive
         self.coords: np.ndarray | None = None
         self.labels: np.ndarray | None = None
         self.n_labels = 0
@@ -111,7 +116,7 @@ class MapView(Widget, can_focus=True):
         else:
             self.box = self.box.clamped(w, h)
         self.refresh()
-        if post:
+        if post and self.interactive:
             self.post_message(self.ViewChanged(self.view))
             rect = self.box_rect()
             if rect is not None:
@@ -202,7 +207,7 @@ class MapView(Widget, can_focus=True):
 
     # ----- mouse -----------------------------------------------------------------------------
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        if self.box is None:
+        if self.box is None or not self.interactive:
             return
         self._drag_start = (event.x, event.y)
         self.capture_mouse()
@@ -270,7 +275,7 @@ class MapView(Widget, can_focus=True):
             return Strip.blank(width, self.rich_style)
         box = self.box
         mark = self.cell_of_point(self.marked) if self.marked is not None else None
-        touches_box = box is not None and box.row <= y < box.row + box.height
+        touches_box = self.interactive and box is not None and box.row <= y < box.row + box.height
         touches_mark = mark is not None and mark[1] == y
         if not touches_box and not touches_mark:
             key = (self._generation, y)

@@ -25,14 +25,16 @@ HEADER_STYLE = Style(bold=True)
 DIM = Style(dim=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PanelContent:
     """What the panel shows: a slot grid of point indices (-1 = blank) and header text."""
 
-    slots: np.ndarray  # (rows, cols) int64
+    slots: np.ndarray  # (rows, cols) int64; -1 blank, <= -2 the custom tile -2 - v
     title: str
     histogram: tuple[tuple[int, int], ...]  # (label, count), most common first
     note: str = ""
+    #: Tiles that are not dataset points (mean images …): (image, header text).
+    custom: tuple[tuple[np.ndarray, str], ...] = ()
 
 
 class ImagePanel(Widget):
@@ -54,6 +56,7 @@ class ImagePanel(Widget):
         self.content = PanelContent(np.zeros((0, 0), dtype=np.int64), "", ())
         self._tiles: LRUCache[tuple[int, str, int], list[list[Segment]]] = LRUCache(4096)
         self._blank: list[list[Segment]] = []
+        self._custom: LRUCache[tuple[int, int], list[list[Segment]]] = LRUCache(256)
 
     def configure(
         self,
@@ -90,7 +93,7 @@ class ImagePanel(Widget):
         """Show new content, refreshing only the header and the tiles that changed."""
         old = self.content
         self.content = content
-        if old.slots.shape != content.slots.shape:
+        if old.slots.shape != content.slots.shape or old.custom or content.custom:
             self.refresh()
             return
         regions = []
@@ -127,6 +130,25 @@ class ImagePanel(Widget):
             self._tiles[key] = lines
         return lines
 
+    def custom_tile(self, i: int) -> list[list[Segment]]:
+        """A tile for ``content.custom[i]``: its own image under its own header text."""
+        image, header = self.content.custom[i]
+        key = (id(self.content), i)
+        lines = self._custom.get(key)
+        if lines is None:
+            lines = tile_segments(
+                image,
+                index=None,
+                label=None,
+                style=self.style_name,
+                value_range=self.value_range,
+                cols=self.tile_cols,
+                color=self.color,
+            )
+            lines = [[Segment(header[: self.tile_cols].ljust(self.tile_cols), DIM)], *lines[1:]]
+            self._custom[key] = lines
+        return lines
+
     def _header_line(self, y: int) -> list[Segment]:
         c = self.content
         if y == 0:
@@ -152,6 +174,11 @@ class ImagePanel(Widget):
             if col:
                 segs.append(Segment(" "))
             index = int(slots[row, col])
-            tile = self._blank if index == EMPTY else self.tile(index)
+            if index == EMPTY:
+                tile = self._blank
+            elif index < EMPTY:
+                tile = self.custom_tile(-2 - index)
+            else:
+                tile = self.tile(index)
             segs.extend(tile[line])
         return Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)

@@ -167,3 +167,33 @@ class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
             self._fill()
 
         self.app.push_screen(PromptScreen(f"Rename bookmark {name!r} to:", value=name), rename)
+
+
+class ChoiceScreen(ModalScreen[int | None]):
+    """Pick one line of a list (Enter), or Esc for none; returns the line's position."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical {
+        width: 80; max-width: 100%; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    ChoiceScreen OptionList { height: auto; max-height: 24; }
+    """
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, title: str, rows: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text)
+            yield OptionList(*(Option(row, id=str(i)) for i, row in enumerate(self.rows)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id or 0))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
