@@ -24,7 +24,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from digitmap_tui.analysis import label_clusters
 from digitmap_tui.errors import InputError
 from digitmap_tui.glyphs import tile_size
-from digitmap_tui.grid import SORT_KEYS, Rect, bounds, grid_select, label_histogram, list_select
+from digitmap_tui.grid import SORT_KEYS, Rect, bounds, grid_select, label_histogram
 from digitmap_tui.maprender import MAP_MODES, legend_segments
 from digitmap_tui.selection import Box, fit, pan
 from digitmap_tui.widgets.mapview import MapView
@@ -368,6 +368,9 @@ class DigitmapApp(App[int]):
         row.add_class("running")
         self.query_one("#progress-label", Static).update(f"{params.describe()}: starting")
         self.query_one(ProgressBar).update(progress=0)
+        if self.coords is None:
+            self.map.placeholder = f"computing {params.describe()} — cached for next time"
+            self.map.refresh()
         self._poll_timer: Timer | None = self.set_interval(0.1, self._poll_job)
 
     def _poll_job(self) -> None:
@@ -449,9 +452,9 @@ class DigitmapApp(App[int]):
             return
         coords = self.coords
         labels = self.dataset.labels
-        chosen = list_select(coords, rect, labels, self.sort)  # type: ignore[arg-type]
+        chosen = self.map.list_select(coords, rect, labels, self.sort)
         self.selection = chosen
-        hist = label_histogram(labels, chosen, self.dataset.n_labels)
+        hist = self.map.label_histogram(coords, rect, labels, self.dataset.n_labels)
         histogram = tuple(
             (k, int(c))
             for c, k in sorted(
@@ -489,7 +492,7 @@ class DigitmapApp(App[int]):
             from digitmap_tui.analysis import grid_mean_images
 
             r, c = self.grid_shape
-            self.grid_indices = grid_select(coords, rect, r, c)
+            self.grid_indices = self.map.grid_select(coords, rect, r, c)
             means, counts = grid_mean_images(coords, self.dataset.features(), rect, r, c)
             shape = self.dataset.image_shape
             tiles: list[tuple[np.ndarray, str]] = []
@@ -506,11 +509,11 @@ class DigitmapApp(App[int]):
             note = "each cell: the mean image of its points (a: nearest point)"
         else:
             r, c = self.grid_shape
-            self.grid_indices = grid_select(coords, rect, r, c)
+            self.grid_indices = self.map.grid_select(coords, rect, r, c)
             fit_rows, _ = panel.fit()
             slots = self.grid_indices[:fit_rows]
             title = f"grid {r}×{c} · {len(chosen)} points"
-            note = "" if fit_rows >= r else f"{r - fit_rows} grid rows below: enlarge or press {{"
+            note = "" if fit_rows >= r else f"+{r - fit_rows} rows hidden ({{ fewer rows)"
         panel.show(PanelContent(slots, title, histogram, note, custom))
         if self.twin_method is not None:
             self.twin.set_highlight(chosen)
@@ -519,10 +522,10 @@ class DigitmapApp(App[int]):
     def _update_coords_line(self) -> None:
         v = self.map.view
         b = self._box_rect
-        text = f"x {v.x0:.4g} … {v.x1:.4g}  y {v.y0:.4g} … {v.y1:.4g}"
+        text = f"view x {v.x0:.3g}…{v.x1:.3g} y {v.y0:.3g}…{v.y1:.3g}"
         if b is not None:
-            text += f"   box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
-        text += f"   {self.map.mode}"
+            text += f" │ box x {b.x0:.3g}…{b.x1:.3g} y {b.y0:.3g}…{b.y1:.3g}"
+        text += f" │ {self.map.mode}"
         if self.twin_method is not None:
             text += f"   twin: {self.twin_method}"
             if self.twin_overlap is not None and len(self.selection):

@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="digitmap",
         description="Explore 2-D embeddings (t-SNE, UMAP, PCA) of image datasets in the terminal.",
+        epilog="With no subcommand, digitmap opens the explorer (options: digitmap explore --help).",
     )
     parser.add_argument("--version", action="version", version=f"digitmap {__version__}")
     subs = parser.add_subparsers(dest="command", parser_class=_Parser)
