@@ -72,6 +72,8 @@ _CHUNK_ROWS = 8192
 # pynndescent path compiles ~20 s of numba code in every fresh process (its functions take
 # other jitted functions as arguments, which numba cannot cache), so up to this much work
 # (N*N*D multiply-adds, a few seconds of BLAS) we find the exact neighbours ourselves.
+# Measured, fresh process, 5,391 points: 4.7 s vs 27.4 s, same trustworthiness (0.995).
+# Changing these limits changes UMAP results: bump cache.CACHE_FORMAT_VERSION.
 _UMAP_OWN_KNN_MAX_POINTS = 20_000
 _UMAP_OWN_KNN_MAX_WORK = 1e11
 _UMAP_OWN_KNN_MIN_POINTS = 4096  # below this umap is exact and fast already
@@ -203,9 +205,11 @@ def enable_numba_cache(directory: Path | str) -> bool:
 
     Must run before numba is imported (numba reads NUMBA_CACHE_DIR once, at import); returns
     False when it is too late. A NUMBA_CACHE_DIR the user set is kept. Also makes the UMAP path
-    cache every numba function (see `_cache_numba_by_default`): umap-learn marks almost none of
-    its ~40 jitted functions `cache=True`, so the directory alone saves the import (~10 s)
-    but not the ~7 s of compiling on every first fit.
+    cache every numba function (see `_cache_numba_by_default`): umap-learn itself marks one
+    function `cache=True` (pynndescent marks many), so a cache directory alone saves the
+    import (~10 s) but not the compiling on every first fit. Measured, fresh process, UMAP on
+    digits, medians of 3 on 2 cores: 10.7 s as shipped, 4.5 s with everything cached (24.5 s
+    the very first time, while the cache fills).
     """
     global _cache_all_numba_functions
     if "numba" in sys.modules:
@@ -377,7 +381,10 @@ def _tsne(
     )
     if progress is not None:
         progress(0.0, "nearest neighbours")
-    embedding = tsne.fit(np.asarray(features, dtype=np.float64))
+    with warnings.catch_warnings():
+        # Degenerate data makes openTSNE's PCA init divide by zero; we report that ourselves.
+        warnings.simplefilter("ignore")
+        embedding = tsne.fit(np.asarray(features, dtype=np.float64))
     if monitor.stopped:
         # openTSNE returns the partial embedding when a callback stops it: never use it.
         raise Cancelled("t-SNE cancelled")
@@ -442,8 +449,7 @@ def _exact_knn(features: np.ndarray, k: int, stop: StopFn | None) -> tuple[np.nd
     for start in range(0, n, block):
         if stop is not None and stop():
             raise Cancelled("UMAP cancelled")
-        stop_row = min(start + block, n)
-        rows = np.arange(start, stop_row)
+        rows = np.arange(start, min(start + block, n))
         d2 = norms[rows, None] - 2 * (x[rows] @ x.T) + norms[None, :]
         d2[np.arange(len(rows)), rows] = -1.0  # each point is its own first neighbour
         part = np.argpartition(d2, k - 1, axis=1)[:, :k]

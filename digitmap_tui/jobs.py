@@ -16,6 +16,7 @@ import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -238,6 +239,9 @@ class EmbeddingJob:
     def _close(self) -> None:
         if self._queue is not None:
             self._queue.close()
+            # Drop it now: its semaphores are unlinked when it is collected, and one still
+            # alive at exit makes multiprocessing's resource tracker warn on the terminal.
+            self._queue = None
         self._cleanup_files()
         if self._finalizer is not None:
             self._finalizer.detach()
@@ -327,6 +331,17 @@ def _silence_output() -> None:
     sys.stderr = sys.stdout
 
 
+def _no_process_shared_locks() -> None:
+    # tqdm (umap's epoch bar) makes a multiprocessing RLock: a named semaphore that a child
+    # terminated by cancel() never unlinks, so the resource tracker would warn on the
+    # terminal when the app exits. A thread lock does the same job inside one process.
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
+
+
 def _save_result(path: Path, coords: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".partial")
     with open(tmp, "wb") as handle:
@@ -348,6 +363,8 @@ def _child_main(
     try:
         if numba_dir is not None:
             enable_numba_cache(numba_dir)  # before anything imports numba
+        if uses_numba(params.method):
+            _no_process_shared_locks()
         try:
             features = np.load(features_path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
@@ -377,15 +394,20 @@ def get_or_compute(
 
     A cache hit returns at once; otherwise the embedding is computed here and stored.
     """
+    n = getattr(dataset, "n", None)
+    features = None
+    if not isinstance(n, int):
+        features = dataset.features()
+        n = int(np.shape(features)[0])
+    params.validate(n)  # before the key: bad parameters are an InputError, not a miss
     fingerprint = dataset.fingerprint()
     key = embedding_key(fingerprint, params)
     if cache is not None:
         coords = cache.load(key)
-        expected = getattr(dataset, "n", None)
-        if coords is not None and (not isinstance(expected, int) or len(coords) == expected):
+        if coords is not None and len(coords) == n:
             return coords
-    features = dataset.features()
-    params.validate(int(np.shape(features)[0]))
+    if features is None:
+        features = dataset.features()
     numba_dir = numba_cache_dir(cache)
     if numba_dir is not None and uses_numba(params.method):
         enable_numba_cache(numba_dir)

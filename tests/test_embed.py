@@ -263,6 +263,11 @@ def test_tsne_stop_raises_cancelled_not_a_partial_embedding(small: np.ndarray) -
     assert events[-1] < 0.2  # stopped within a few callbacks, never reached "done"
 
 
+def test_degenerate_data_is_reported_not_returned_as_nan() -> None:
+    with pytest.raises(InputError, match="produced unusable coordinates"):
+        compute_embedding(np.zeros((20, 4)), EmbedParams("tsne", perplexity=5))
+
+
 def test_stop_before_start_cancels() -> None:
     with pytest.raises(Cancelled):
         compute_embedding(np.eye(10), EmbedParams("pca"), should_stop=lambda: True)
@@ -351,6 +356,27 @@ def test_enable_numba_cache_keeps_a_users_directory(tmp_path: Path) -> None:
 # --- UMAP (slow: numba compiles on a cold cache) ---------------------------------------------
 
 
+def test_own_exact_neighbours_match_sklearn(digits: np.ndarray) -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    indices, dists = embed._exact_knn(digits, 15, None)
+    theirs_dists, theirs_indices = NearestNeighbors(n_neighbors=15).fit(digits).kneighbors(digits)
+    assert indices.shape == (len(digits), 15) and indices.dtype == np.int64
+    np.testing.assert_array_equal(indices[:, 0], np.arange(len(digits)))  # itself first
+    assert not dists[:, 0].any()
+    np.testing.assert_allclose(dists, theirs_dists, rtol=1e-4, atol=1e-3)
+    # Digits are integers, so many neighbours tie; where indices differ from sklearn's, ours
+    # must still sit at the reported (= sklearn's) distances.
+    actual = np.linalg.norm(digits[:, None, :] - digits[indices], axis=2)
+    np.testing.assert_allclose(actual, dists, rtol=1e-4, atol=1e-3)
+    assert (indices == theirs_indices).mean() > 0.9
+
+
+def test_own_neighbours_can_be_stopped(digits: np.ndarray) -> None:
+    with pytest.raises(Cancelled):
+        embed._exact_knn(digits, 15, lambda: True)
+
+
 @pytest.mark.slow
 def test_umap_is_reproducible_and_reports_its_phases(small: np.ndarray) -> None:
     events: list[tuple[float, str]] = []
@@ -376,3 +402,14 @@ def test_umap_stop_during_epochs_raises_cancelled(small: np.ndarray) -> None:
             lambda: "optimising" in phases,
         )
     assert "done" not in phases
+
+
+@pytest.mark.slow
+def test_umap_with_our_exact_neighbours(small: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The path used from 4096 to 20,000 points, exercised on a small set.
+    monkeypatch.setattr(embed, "_UMAP_OWN_KNN_MIN_POINTS", 0)
+    coords = compute_embedding(small, EmbedParams("umap", n_neighbors=10))
+    assert coords.shape == (300, 2) and np.isfinite(coords).all()
+    np.testing.assert_array_equal(
+        coords, compute_embedding(small, EmbedParams("umap", n_neighbors=10))
+    )

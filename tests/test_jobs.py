@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,9 +40,7 @@ def never(events: list[Event]) -> bool:
     return False
 
 
-def poll_until(
-    job: EmbeddingJob, condition: Callable[[list[Event]], bool] = never
-) -> list[Event]:
+def poll_until(job: EmbeddingJob, condition: Callable[[list[Event]], bool] = never) -> list[Event]:
     """Poll `job` until it is done or `condition(events so far)` holds; return the events."""
     events: list[Event] = []
     deadline = time.monotonic() + POLL_LIMIT_SECONDS
@@ -199,10 +199,14 @@ def test_unreadable_features_file_fails(tmp_path: Path, cache: EmbeddingCache) -
     job = EmbeddingJob(path, EmbedParams("pca"), cache, KEY)
     job.start()
     events = job.poll()
-    assert isinstance(events[0], Failed) and "garbage.npy: cannot read features" in events[0].message
+    assert (
+        isinstance(events[0], Failed) and "garbage.npy: cannot read features" in events[0].message
+    )
 
 
-def test_bad_data_fails_in_the_child_with_one_line(small: np.ndarray, cache: EmbeddingCache) -> None:
+def test_bad_data_fails_in_the_child_with_one_line(
+    small: np.ndarray, cache: EmbeddingCache
+) -> None:
     features = small.copy()
     features[5, 5] = np.nan
     job = EmbeddingJob(features, EmbedParams("pca"), cache, KEY)
@@ -270,6 +274,8 @@ def test_get_or_compute_without_cache_and_with_bad_params(small: np.ndarray) -> 
     assert coords.shape == (300, 2)
     with pytest.raises(InputError, match="n_neighbors"):
         get_or_compute(dataset, EmbedParams("umap", n_neighbors=300), EmbeddingCache(None))
+    with pytest.raises(InputError, match="perplexity must be a number"):
+        get_or_compute(dataset, EmbedParams("tsne", perplexity="30"), EmbeddingCache(None))  # type: ignore[arg-type]
 
 
 # --- UMAP in the worker (slow: numba compiles on a cold cache) -------------------------------
@@ -288,3 +294,58 @@ def test_umap_job_reports_phases_and_fills_the_numba_cache(
     assert "nearest neighbours" in phases and "optimising" in phases
     assert cache.directory is not None
     assert list((cache.directory / "numba").rglob("*.nbi"))  # compiled code kept for next time
+
+
+# --- quitting ----------------------------------------------------------------------------------
+
+EXIT_SCRIPT = """
+import sys, time
+import numpy as np
+from digitmap_tui.cache import EmbeddingCache
+from digitmap_tui.embed import EmbedParams
+from digitmap_tui.jobs import EmbeddingJob, Progress
+
+if __name__ == "__main__":
+    method, ending = sys.argv[1], sys.argv[2]
+    features = np.random.default_rng(0).normal(size=(400, 16)).astype(np.float32)
+    job = EmbeddingJob(features, EmbedParams(method), EmbeddingCache(sys.argv[3]), "ab" * 32)
+    job.start()
+    seen = []
+    while not any(isinstance(e, Progress) and e.phase == "optimising" for e in seen):
+        seen += job.poll()
+        assert not job.done, seen
+        time.sleep(0.02)
+    if ending == "cancel":
+        job.cancel()
+    print("leaving", flush=True)
+"""
+
+
+def run_exit_script(tmp_path: Path, method: str, ending: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "quit.py"
+    script.write_text(EXIT_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run(
+        [sys.executable, str(script), method, ending, str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=POLL_LIMIT_SECONDS,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("ending", ["cancel", "leave running"])
+def test_quitting_with_a_job_prints_nothing_and_caches_nothing(tmp_path: Path, ending: str) -> None:
+    result = run_exit_script(tmp_path, "tsne", ending)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "leaving\n"
+    assert result.stderr == ""  # no traceback, no resource-tracker warning on the terminal
+    assert not list((tmp_path / "cache").rglob("*.npz"))
+
+
+@pytest.mark.slow
+def test_cancelling_umap_mid_epochs_leaves_no_semaphore_behind(tmp_path: Path) -> None:
+    result = run_exit_script(tmp_path, "umap", "cancel")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
