@@ -17,6 +17,8 @@ from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
@@ -141,7 +143,9 @@ class DigitmapApp(App[int]):
     #progress-row.running { display: block; }
     #progress-label { width: auto; padding: 0 1; }
     #panel { width: 38; height: 1fr; border-left: vkey $primary; padding: 0 0 0 1; }
-    #too-small { display: none; width: 100%; height: 100%; content-align: center middle; }
+    #too-small {
+        display: none; width: 100%; height: 100%; content-align: center middle; text-align: center;
+    }
     Screen.too-small #too-small { display: block; }
     Screen.too-small #main, Screen.too-small #title { display: none; }
     """
@@ -162,8 +166,8 @@ class DigitmapApp(App[int]):
         Binding("ctrl+up,W", "pan(0,-2)", "Pan", show=False),
         Binding("ctrl+down,S", "pan(0,2)", "Pan", show=False),
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", key_display="+"),
-        Binding("minus", "zoom(2.0)", "Zoom out", key_display="-"),
-        Binding("z", "zoom_box", "Zoom to box"),
+        Binding("minus", "zoom(2.0)", "Zoom out", key_display="-", show=False),
+        Binding("z", "zoom_box", "Zoom to box", show=False),
         Binding("0", "reset_view", "Reset", show=False),
         Binding("m", "cycle_mode", "Map mode"),
         Binding("g", "toggle_list", "Grid/List"),
@@ -175,13 +179,13 @@ class DigitmapApp(App[int]):
         Binding("pageup,less_than_sign", "page(-1)", "Page", show=False),
         Binding("pagedown,greater_than_sign", "page(1)", "Page", show=False),
         Binding("i", "goto_index", "Go to #"),
-        Binding("c", "next_cluster", "Cluster"),
+        Binding("c", "next_cluster", "Cluster", show=False),
         Binding("f", "focus_labels", "Filter", show=False),
         Binding("t", "method('tsne')", "t-SNE", show=False),
         Binding("u", "method('umap')", "UMAP", show=False),
         Binding("p", "method('pca')", "PCA", show=False),
         Binding("x", "cancel_job", "Cancel", show=False),
-        Binding("e", "export", "Export"),
+        Binding("e", "export", "Export", show=False),
         Binding("y", "copy_selection", "Copy", show=False),
         Binding("b", "bookmark_save", "Bookmark", show=False),
         Binding("B", "bookmarks", "Bookmarks", show=False),
@@ -245,7 +249,7 @@ class DigitmapApp(App[int]):
                 yield StatusLine(id="legend")
             yield ImagePanel(id="panel")
         yield Static(id="too-small")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _color(self) -> bool:
         if self.options.color is not None:
@@ -286,6 +290,7 @@ class DigitmapApp(App[int]):
         else:
             self._switch_method(self.params.method, first=True)
         self._check_size()
+        self._started = True
 
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
@@ -513,7 +518,8 @@ class DigitmapApp(App[int]):
             fit_rows, _ = panel.fit()
             slots = self.grid_indices[:fit_rows]
             title = f"grid {r}×{c} · {len(chosen)} points"
-            note = "" if fit_rows >= r else f"+{r - fit_rows} rows hidden ({{ fewer rows)"
+            hidden = r - fit_rows
+            note = "" if hidden <= 0 else f"{hidden} row{'s' * (hidden > 1)} hidden · {{ fewer rows"
         panel.show(PanelContent(slots, title, histogram, note, custom))
         if self.twin_method is not None:
             self.twin.set_highlight(chosen)
@@ -522,10 +528,14 @@ class DigitmapApp(App[int]):
     def _update_coords_line(self) -> None:
         v = self.map.view
         b = self._box_rect
-        text = f"view x {v.x0:.3g}…{v.x1:.3g} y {v.y0:.3g}…{v.y1:.3g}"
+        # Most useful first: a narrow terminal cuts the end of the line.
+        text = ""
         if b is not None:
-            text += f" │ box x {b.x0:.3g}…{b.x1:.3g} y {b.y0:.3g}…{b.y1:.3g}"
-        text += f" │ {self.map.mode}"
+            text = f"box x {b.x0:.3g}…{b.x1:.3g} y {b.y0:.3g}…{b.y1:.3g} │ "
+        text += self.map.mode
+        if self.map.focus_labels is not None:
+            text += " · only " + " ".join(str(v) for v in sorted(self.map.focus_labels))
+        text += f" │ view x {v.x0:.3g}…{v.x1:.3g} y {v.y0:.3g}…{v.y1:.3g}"
         if self.twin_method is not None:
             text += f"   twin: {self.twin_method}"
             if self.twin_overlap is not None and len(self.selection):
@@ -706,6 +716,7 @@ class DigitmapApp(App[int]):
             text = answer.replace(",", " ").split()
             if not text:
                 self.map.set_focus_labels(None)
+                self._update_coords_line()
                 self.notify("showing all labels", timeout=2)
                 return
             try:
@@ -714,6 +725,7 @@ class DigitmapApp(App[int]):
                 self.notify(f"labels are whole numbers: {answer!r}", severity="error")
                 return
             self.map.set_focus_labels(labels)
+            self._update_coords_line()
             self.notify(
                 f"showing labels {' '.join(map(str, sorted(labels)))}; others dimmed", timeout=3
             )
@@ -1357,7 +1369,45 @@ class DigitmapApp(App[int]):
         if self.options.debug:
             super()._handle_exception(error)
             return
+        if not getattr(self, "_started", False):
+            # Failing while the screen is built leaves nothing to notify on: exit with a line.
+            self.exit(
+                return_code=1,
+                message=f"digitmap: error: {type(error).__name__}: {error} (run with --debug for details)",
+            )
+            return
         # An operation failed: tell the user, keep the session alive.
+        self.report_error(error)
+
+    def report_error(self, error: Exception) -> bool:
+        """Show a failed operation as a notification; False (let it propagate) under --debug
+        or before the screen is up, where there is nothing to notify on."""
+        if self.options.debug or not getattr(self, "_started", False):
+            return False
         self.notify(f"{type(error).__name__}: {error}", severity="error", timeout=8)
         if os.environ.get("DIGITMAP_DEBUG") == "1":
             traceback.print_exception(error)
+        return True
+
+    async def _dispatch_message(self, message: Message) -> None:
+        # Textual ends a message loop after any exception in a handler; for the app that is a
+        # frozen session (no key is handled any more, q included). Report it and go on.
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:
+            if not self.report_error(error):
+                raise
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notify, plain text by default: messages quote user input and file
+        names, and a '[' in them must not be read as markup (a markup error in a toast
+        becomes another error to notify)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)

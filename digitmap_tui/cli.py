@@ -481,12 +481,38 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return int(app.return_code or 0)
 
 
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--box -55,-20,-30,-5`` as typed: argparse would take ``-55,...`` for a flag.
+
+    t-SNE coordinates are often negative, so a value right after a flag that takes numbers
+    is joined to it (``--box=-55,...``) when it looks like a number.
+    """
+    takes_numbers = {"--view", "--box", "--perplexity", "--min-dist", "--seed", "--n-neighbors"}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if (
+            word in takes_numbers
+            and len(nxt) > 1
+            and nxt[0] == "-"
+            and (nxt[1].isdigit() or nxt[1] == ".")
+        ):
+            out.append(f"{word}={nxt}")
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digitmap`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "explore")
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_negative_values(argv))
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
     handlers = {"explore": cmd_explore, "render": cmd_render, "embed": cmd_embed}
     try:

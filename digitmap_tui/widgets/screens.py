@@ -22,7 +22,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 84; max-width: 100%; height: auto; max-height: 100%;
+        width: 100; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     """
@@ -39,12 +39,12 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for title, rows in self.sections:
-            table.add_row(Text(title, style="bold underline"), "")
+            table.add_row(Text(title, style="bold magenta"), "")
             for keys, what in rows:
                 table.add_row(keys, what)
             table.add_row("", "")
         with VerticalScroll():
-            yield Static(Text("digitmap · keys", style="bold"))
+            yield Static(Text("digitmap · keys  (scroll with ↑ ↓ · Esc closes)", style="bold"))
             yield Static(table)
 
     def action_dismiss_help(self) -> None:
