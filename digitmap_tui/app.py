@@ -6,17 +6,21 @@ import io
 import json
 import os
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.segment import Segment
 from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import Horizontal, Vertical
+from textual.filter import LineFilter, Monochrome, monochrome_style
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -53,18 +57,54 @@ class ExploreOptions:
     glyphs: str | None = None
     debug: bool = False
     color: bool | None = None  # None: from the terminal
+    color_system: str = "auto"  # --colors: "auto", "16", "256", "truecolor" or "none"
     bookmark: dict[str, Any] | None = None  # a saved state to open (from --bookmark)
     quality: bool = True  # compute trustworthiness and kNN accuracy in the background
 
 
-def detect_glyphs(color: bool) -> str:
-    """Half blocks need colour; the Linux console and dumb terminals get plain ASCII."""
+def detect_glyphs(color: bool, color_system: str | None = "256") -> str:
+    """Half blocks need colour, and 256 colours at least to tell their greys apart (16 turn
+    them into blotches): else shades; the Linux console and dumb terminals get plain ASCII."""
     term = os.environ.get("TERM", "")
     if term in ("dumb", "linux", "vt100", "vt220"):
         return "ascii"
-    if not color:
+    if not color or color_system not in ("256", "truecolor"):
         return "shade"
     return "blocks"
+
+
+#: --colors as the colour system Textual's console is built with.
+COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
+
+
+@contextmanager
+def textual_colors(colors: str) -> Iterator[None]:
+    """While an App is built, make Textual use the colour depth of ``--colors``.
+
+    Textual reads ``TEXTUAL_COLOR_SYSTEM`` (and ``NO_COLOR``) once, when it is imported or
+    when ``App.__init__`` builds its console; an explicit depth overrides what TERM and
+    COLORTERM say, "none" is ``NO_COLOR`` (Textual then paints in greys), "auto" changes nothing.
+    """
+    import textual.constants
+
+    saved_system = textual.constants.COLOR_SYSTEM
+    saved_no_color = os.environ.get("NO_COLOR")
+    if colors in COLOR_SYSTEMS:
+        textual.constants.COLOR_SYSTEM = COLOR_SYSTEMS[colors]  # type: ignore[misc]
+        os.environ.pop("NO_COLOR", None)
+    elif colors == "auto" and os.environ.get("TERM") == "dumb" and saved_system == "auto":
+        # Rich finds no colours on a dumb terminal, and Textual then writes 24-bit ones.
+        textual.constants.COLOR_SYSTEM = "standard"  # type: ignore[misc]
+    elif colors == "none":
+        os.environ["NO_COLOR"] = "1"
+    try:
+        yield
+    finally:
+        textual.constants.COLOR_SYSTEM = saved_system  # type: ignore[misc]
+        if saved_no_color is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = saved_no_color
 
 
 HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -122,6 +162,20 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("q", "quit"),
     ]),
 ]  # fmt: skip
+
+
+class _Monochrome(Monochrome):
+    """Textual's NO_COLOR filter without its crash: Textual 8.2.8's Monochrome reads the colour
+    of every segment's style, and the map and panel leave plain cells unstyled (None)."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [
+            Segment(text, None if style is None else monochrome_style(style), None)
+            for text, style, _ in segments
+        ]
+
+
+_MONOCHROME = _Monochrome()
 
 
 class DigitmapApp(App[int]):
@@ -203,7 +257,8 @@ class DigitmapApp(App[int]):
     ]
 
     def __init__(self, inputs: Any, options: ExploreOptions | None = None) -> None:
-        super().__init__()
+        with textual_colors((options or ExploreOptions()).color_system):
+            super().__init__()
         self.inputs = inputs
         self.options = options or ExploreOptions()
         self.dataset = inputs.dataset
@@ -254,6 +309,8 @@ class DigitmapApp(App[int]):
     def _color(self) -> bool:
         if self.options.color is not None:
             return self.options.color
+        if self.options.color_system != "auto":
+            return self.options.color_system != "none"
         return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
     @property
@@ -270,7 +327,7 @@ class DigitmapApp(App[int]):
 
     def on_mount(self) -> None:
         color = self._color()
-        style = self.options.glyphs or detect_glyphs(color)
+        style = self.options.glyphs or detect_glyphs(color, self.console.color_system)
         cols, rows = tile_size(self.dataset.image_shape, style, TILE_MAX_COLS)
         self.panel.configure(
             self.dataset.images,
@@ -300,12 +357,23 @@ class DigitmapApp(App[int]):
         width = self.size.width if width is None else width
         height = self.size.height if height is None else height
         small = width < MIN_WIDTH or height < MIN_HEIGHT
-        self.screen.set_class(small, "too-small")
+        # The explorer's own screen, also when a dialog (help, a prompt) is on top of it.
+        base = self.screen_stack[0]
+        if base.has_class("too-small") != small:
+            base.set_class(small, "too-small")
+            self.refresh_bindings()  # see check_action
         if small:
-            self.query_one("#too-small", Static).update(
+            base.query_one("#too-small", Static).update(
                 f"Terminal too small: {width}×{height}.\n"
                 f"digitmap needs at least {MIN_WIDTH}×{MIN_HEIGHT}. Enlarge the window or press q."
             )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Behind the "too small" message the map has no size: a key there would move the
+        box in a 1x1 map and lose it, so only quitting and the help work until it grows."""
+        if self.screen_stack and self.screen_stack[0].has_class("too-small"):
+            return action in ("quit", "help")
+        return True
 
     def _size_panel(self, width: int | None = None) -> None:
         panel = self.panel
@@ -1378,6 +1446,10 @@ class DigitmapApp(App[int]):
             return
         # An operation failed: tell the user, keep the session alive.
         self.report_error(error)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        # NO_COLOR and --colors none: the greys of Textual's filter, through the fixed one.
+        return [_MONOCHROME if type(f) is Monochrome else f for f in super().get_line_filters()]
 
     def report_error(self, error: Exception) -> bool:
         """Show a failed operation as a notification; False (let it propagate) under --debug

@@ -24,9 +24,13 @@ if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not p
     from digitmap_tui.cache import EmbeddingCache
     from digitmap_tui.data import Dataset
     from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.grid import Rect
     from digitmap_tui.render import RenderRequest
 
 SUBCOMMANDS = ("explore", "render", "embed")
+COLOR_CHOICES = ("auto", "16", "256", "truecolor", "none")
+#: --colors as a Rich/Textual colour system.
+COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,6 +128,12 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--glyphs", choices=("blocks", "shade", "ascii"), help="image glyphs (default: by terminal)"
+    )
+    p.add_argument(
+        "--colors",
+        choices=COLOR_CHOICES,
+        default="auto",
+        help="colour depth: auto (from TERM, COLORTERM, NO_COLOR), 16, 256, truecolor or none",
     )
 
 
@@ -305,13 +315,12 @@ def describe_source(inputs: Inputs) -> str:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from digitmap_tui.grid import Rect, parse_grid
     from digitmap_tui.render import RenderRequest, render_json, render_text
 
-    inputs = load_inputs(args)
-    from digitmap_tui.grid import Rect, parse_grid
-
+    # The flags first: a bad --view must not wait for a large file to load.
     request = RenderRequest(
-        view=Rect.parse(args.view, "--view") if args.view else None,
+        view=parse_view(args.view) if args.view else None,
         box=Rect.parse(args.box, "--box") if args.box else None,
         grid=parse_grid(args.grid),
         list_mode=args.list,
@@ -321,6 +330,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
     )
+    inputs = load_inputs(args)
     if args.bookmark:
         state = find_bookmark(inputs, args.bookmark)
         apply_bookmark_params(inputs, state)
@@ -336,10 +346,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     color = {"always": True, "never": False}.get(args.color)
+    if args.colors == "none":
+        color = False
+    elif args.colors != "auto":
+        color = True  # an explicit depth means colours, even into a pipe
     console = Console(
         file=sys.stdout,
         force_terminal=True if color else None,
         no_color=(color is False) or None,  # type: ignore[arg-type]
+        color_system=COLOR_SYSTEMS.get(args.colors, "auto"),  # type: ignore[arg-type]
         highlight=False,
         soft_wrap=True,
     )
@@ -425,10 +440,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if out is not None:
         if out.suffix.lower() not in (".npy", ".csv"):
             raise InputError(f"--out {args.out}: use a .npy or .csv file name")
+        if out.is_dir():
+            raise InputError(f"--out {args.out}: is a directory, not a file")
         if out.exists() and not args.force:
             raise InputError(f"--out {args.out}: file exists (use --force to overwrite)")
         if not out.parent.exists():
             raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
+        if not out.parent.is_dir():
+            raise InputError(f"--out {args.out}: {out.parent} is not a directory")
     inputs = load_inputs(args)
     coords = ensure_coords(inputs)
     if out is not None:
@@ -443,21 +462,40 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_view(text: str) -> Rect:
+    """``--view``: a region with room for a map's cells (an absurdly thin one cannot be drawn)."""
+    from digitmap_tui.grid import Rect
+
+    rect = Rect.parse(text, "--view")
+    for lo, hi in ((rect.x0, rect.x1), (rect.y0, rect.y1)):
+        if hi - lo < max(1e-300, 1e-9 * max(abs(lo), abs(hi))):
+            raise InputError(
+                f"--view {text!r}: too small to draw (width and height must be at least"
+                " a billionth of the coordinates)"
+            )
+    return rect
+
+
+def has_terminal() -> bool:
+    """Whether the explorer can draw: stdin and stderr are a TTY (stdout may be redirected)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     # Textual draws on stderr on Linux; without a terminal there it would hang writing escape codes.
-    if not sys.stdin.isatty() or not sys.stderr.isatty():
+    if not has_terminal():
         raise InputError(
             "the explorer needs a terminal (stdin and stderr must be a TTY); "
             "for scripts use `digitmap render` (add --json for machine-readable output)"
         )
-    inputs = load_inputs(args)
     from dataclasses import replace
 
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.grid import Rect, parse_grid
 
+    # The flags first: a bad --view must not wait for a large file to load.
     options = ExploreOptions(
-        view=Rect.parse(args.view, "--view") if args.view else None,
+        view=parse_view(args.view) if args.view else None,
         box=Rect.parse(args.box, "--box") if args.box else None,
         grid=parse_grid(args.grid),
         list_mode=args.list,
@@ -465,7 +503,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
         mode=args.mode,
         glyphs=args.glyphs,
         debug=args.debug,
+        color=None if args.colors == "auto" else args.colors != "none",
+        color_system=args.colors,
     )
+    inputs = load_inputs(args)
     if args.bookmark:
         state = find_bookmark(inputs, args.bookmark)
         apply_bookmark_params(inputs, state)
@@ -518,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except InputError as exc:
-        sys.stderr.write(f"digitmap: error: {exc}\n")
+        sys.stderr.write(f"digitmap: error: {_one_line(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("digitmap: interrupted\n")
@@ -534,6 +575,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         sys.stderr.write(
-            f"digitmap: error: {type(exc).__name__}: {exc} (run with --debug for details)\n"
+            f"digitmap: error: {type(exc).__name__}: {_one_line(str(exc))}"
+            " (run with --debug for details)\n"
         )
         return 1
+
+
+def _one_line(text: str) -> str:
+    """Errors are one line on stderr, whatever a file name or a library put in them."""
+    return text.strip().replace("\r", "\\r").replace("\n", "\\n")

@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.text import Text
 
-from digitmap_tui.glyphs import blank_tile, tile_segments, tile_size, tiles_to_lines
+from digitmap_tui.glyphs import (
+    blank_tile,
+    glyph_style_for,
+    tile_segments,
+    tile_size,
+    tiles_to_lines,
+)
 from digitmap_tui.grid import (
     EMPTY,
     Rect,
@@ -133,7 +139,8 @@ def render_text(
     _print_segments(console, legend_segments(dataset.n_labels, request.mode, color))
     grid, chosen = selection_indices(coords, labels, r.box, request)
     hist = label_histogram(labels, chosen, dataset.n_labels)
-    style = request.glyphs or ("blocks" if color else "shade")
+    # Half blocks only with 256 colours or more: at 16 their greys collapse into blotches.
+    style = request.glyphs or glyph_style_for(console)
     cols, rows = tile_size(dataset.image_shape, style, TILE_MAX_COLS)
     lo_hi = dataset.value_range()
     images = dataset.images

@@ -71,10 +71,15 @@ class Box:
         """The whole-cell box nearest to a data region, clamped to the map."""
         px = view.width / map_w
         py = view.height / map_h
-        c0 = round((rect.x0 - view.x0) / px)
-        c1 = round((rect.x1 - view.x0) / px)
-        r0 = round((view.y1 - rect.y1) / py)
-        r1 = round((view.y1 - rect.y0) / py)
+
+        def cells(offset: float, pitch: float, n: int) -> int:
+            # Clamped before rounding: a region far outside a tiny view is ±inf cells away.
+            return round(min(max(offset / pitch, -1.0), n + 1.0))
+
+        c0 = cells(rect.x0 - view.x0, px, map_w)
+        c1 = cells(rect.x1 - view.x0, px, map_w)
+        r0 = cells(view.y1 - rect.y1, py, map_h)
+        r1 = cells(view.y1 - rect.y0, py, map_h)
         c0, c1 = max(0, min(c0, map_w - 1)), max(0, min(c1, map_w))
         r0, r1 = max(0, min(r0, map_h - 1)), max(0, min(r1, map_h))
         return cls(c0, r0, max(1, c1 - c0), max(1, r1 - r0)).clamped(map_w, map_h)

@@ -56,19 +56,33 @@ def make_app(
 def expected_slots(app: DigitmapApp) -> np.ndarray:
     """What the panel must show for the current box, by the engine's own rules.
 
-    Grid mode: the seed grid of the box, cut to the rows that fit; list mode: the current
-    page of the points strictly inside the box, in the list order, padded with -1.
+    Grid mode: the seed grid of the box (or, as mean grid, a custom tile ``-2 - k`` for each
+    non-empty cell in reading order), cut to the rows that fit. List mode, or a subset shown
+    as a list (misfits, a split): the current page in the list order, padded with -1.
     """
+    from digitmap_tui.analysis import grid_mean_images
     from digitmap_tui.grid import grid_select, list_select
     from digitmap_tui.widgets.mapview import MapView
     from digitmap_tui.widgets.panel import ImagePanel
 
-    m = app.query_one(MapView)
-    panel = app.query_one(ImagePanel)
+    base = app.screen_stack[0]  # the explorer's screen, even under a dialog
+    m = base.query_one("#map", MapView)
+    panel = base.query_one(ImagePanel)
     rect = m.box_rect()
-    assert app.coords is not None and rect is not None
-    if app.list_mode:
-        chosen = list_select(app.coords, rect, app.dataset.labels, app.sort)  # type: ignore[arg-type]
+    coords = app.coords
+    labels = app.dataset.labels
+    assert coords is not None and rect is not None
+    subset = getattr(app, "subset", None)
+    if app.list_mode or subset is not None:
+        if subset is None:
+            chosen = list_select(coords, rect, labels, app.sort)  # type: ignore[arg-type]
+        else:
+            chosen = np.sort(np.asarray(subset, dtype=np.int64))
+            key = {"x": coords[chosen, 0], "y": coords[chosen, 1]}.get(app.sort)
+            if key is None and app.sort == "label" and labels is not None:
+                key = labels[chosen]
+            if key is not None:
+                chosen = chosen[np.argsort(key, kind="stable")]
         rows, cols = panel.fit()
         per_page = rows * cols
         page = chosen[app.page * per_page : (app.page + 1) * per_page]
@@ -76,7 +90,13 @@ def expected_slots(app: DigitmapApp) -> np.ndarray:
         slots[: len(page)] = page
         return slots.reshape(rows, cols)
     rows_fit, _ = panel.fit()
-    return grid_select(app.coords, rect, *app.grid_shape)[:rows_fit]
+    if getattr(app, "mean_grid", False):
+        _, counts = grid_mean_images(coords, app.dataset.features(), rect, *app.grid_shape)
+        full = np.full(counts.shape, -1, dtype=np.int64)
+        nonempty = np.flatnonzero(counts.ravel() > 0)
+        full.ravel()[nonempty] = -2 - np.arange(len(nonempty))
+        return full[:rows_fit]
+    return grid_select(coords, rect, *app.grid_shape)[:rows_fit]
 
 
 # ----- the real program in a pseudo-terminal (end-to-end tests, byte figures) ----------------

@@ -8,7 +8,10 @@ import pytest
 from digitmap_tui.errors import InputError
 from digitmap_tui.grid import (
     EMPTY,
+    PointIndex,
     Rect,
+    _Axis,
+    _stable_argsort,
     bin_points,
     bounds,
     grid_select,
@@ -189,3 +192,142 @@ def test_label_histogram():
     labels = np.array([0, 1, 1, 3])
     assert label_histogram(labels, np.array([1, 2, 3]), 4).tolist() == [0, 2, 0, 1]
     assert label_histogram(None, np.array([1]), 0).tolist() == []
+
+
+# ----- PointIndex: the same answers as the definitions above, without full passes ----------
+
+
+def _awkward_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clustered points with the cases that break shortcuts: duplicates, ties in one
+    coordinate, points on a coarse lattice (so on view and box edges), and +-0.0."""
+    rng = np.random.default_rng(seed)
+    xy = rng.normal(scale=10, size=(n, 2))
+    xy[: n // 4] = np.round(xy[: n // 4], 0)  # lattice points: on cell and box boundaries
+    if n >= 200:
+        xy[n // 4 : n // 3, 0] = xy[: n // 3 - n // 4, 0]  # ties in x only
+        xy[n // 3 : n // 3 + 20] = xy[n // 3 + 20 : n // 3 + 40]  # exact duplicates
+        xy[-5:] = [[0.0, -0.0], [-0.0, 0.0], [0.0, 0.0], [-0.0, -0.0], [1e-300, -1e-300]]
+    labels = rng.integers(0, 7, n)
+    return xy, labels
+
+
+def _rects(rng: np.random.Generator, count: int) -> list[Rect]:
+    rects = [Rect(-40, 40, -40, 40), Rect(-1, 1, -1, 1), Rect(0, 3, -3, 0), Rect(100, 101, 0, 1)]
+    for _ in range(count):
+        x0, y0 = rng.uniform(-25, 20, 2)
+        w, h = rng.uniform(0.05, 30, 2)
+        if rng.random() < 0.5:  # edges on the lattice
+            x0, y0, w, h = round(x0), round(y0), round(w) + 1, round(h) + 1
+        rects.append(Rect(float(x0), float(x0 + w), float(y0), float(y0 + h)))
+    return rects
+
+
+def _same_map(a, b) -> bool:
+    return (
+        np.array_equal(a.counts, b.counts)
+        and a.counts.dtype == b.counts.dtype
+        and np.array_equal(a.majority, b.majority)
+        and np.array_equal(a.purity, b.purity)
+    )
+
+
+@pytest.mark.parametrize("n, seed", [(0, 0), (1, 1), (7, 2), (1797, 3), (60_000, 4)])
+def test_index_bins_like_bin_points(n, seed):
+    xy, labels = _awkward_points(max(n, 5), seed)
+    xy, labels = xy[:n], labels[:n]
+    rng = np.random.default_rng(seed)
+    with_labels = PointIndex(xy, labels, 7)
+    without = PointIndex(xy)
+    for view in _rects(rng, 25):
+        w, h = (int(v) for v in rng.integers(1, 90, 2))
+        assert _same_map(with_labels.bin(view, w, h), bin_points(xy, labels, view, w, h, 7))
+        assert _same_map(without.bin(view, w, h), bin_points(xy, None, view, w, h))
+
+
+def test_index_bins_float32_points_and_inferred_label_count():
+    xy, labels = _awkward_points(20_000, 5)
+    xy32 = xy.astype(np.float32)  # float32 arithmetic in cell_of: the index must match it
+    index = PointIndex(xy32, labels)
+    for view in _rects(np.random.default_rng(5), 15):
+        assert _same_map(index.bin(view, 61, 23), bin_points(xy32, labels, view, 61, 23))
+
+
+def test_index_leaves_out_of_range_labels_to_bin_points():
+    xy, labels = _awkward_points(3000, 6)
+    view = Rect(-20, 20, -20, 20)
+    # Labels up to 6 counted in 3 columns: whatever bin_points does (here it cannot reshape
+    # its bincount), the index does the same.
+    with pytest.raises(ValueError):
+        bin_points(xy, labels, view, 30, 12, 3)
+    with pytest.raises(ValueError):
+        PointIndex(xy, labels, 3).bin(view, 30, 12)
+    small = labels % 4  # in range once n_labels covers them
+    assert _same_map(
+        PointIndex(xy, small, 4).bin(view, 30, 12), bin_points(xy, small, view, 30, 12, 4)
+    )
+
+
+@pytest.mark.parametrize("n, seed", [(1, 10), (1797, 11), (60_000, 12)])
+def test_index_selections_equal_the_definitions(n, seed):
+    xy, labels = _awkward_points(max(n, 5), seed)
+    xy, labels = xy[:n], labels[:n]
+    index = PointIndex(xy, labels, 7)
+    rng = np.random.default_rng(seed)
+    for rect in _rects(rng, 40):
+        expected = inside(xy, rect)
+        assert np.array_equal(index.inside(rect), expected)
+        for key in ("index", "x", "y", "label"):
+            assert np.array_equal(index.list_select(rect, key), list_select(xy, rect, labels, key))
+        for n_labels in (7, 3, 10):
+            assert np.array_equal(
+                index.label_counts(rect, n_labels), label_histogram(labels, expected, n_labels)
+            )
+        rows, cols = (int(v) for v in rng.integers(1, 9, 2))
+        assert np.array_equal(
+            index.grid_select(rect, rows, cols), grid_select(xy, rect, rows, cols)
+        )
+
+
+def test_index_grid_select_large_box_matches_the_seed_loop():
+    # Enough points in the box for the window search (not the small-box shortcut).
+    xy, _ = _awkward_points(120_000, 13)
+    index = PointIndex(xy)
+    for rect, rows, cols in [(Rect(-15, 15, -15, 15), 4, 4), (Rect(-10, 12, -7, 9), 3, 7)]:
+        assert np.array_equal(
+            index.grid_select(rect, rows, cols), grid_select_reference(xy, rect, rows, cols)
+        )
+
+
+def test_index_errors_match_the_functions():
+    index = PointIndex(np.zeros((3, 2)))
+    with pytest.raises(InputError, match="--sort"):
+        index.list_select(Rect(0, 1, 0, 1), "colour")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="--grid"):
+        index.grid_select(Rect(0, 1, 0, 1), 0, 2)
+    with pytest.raises(ValueError):
+        index.bin(Rect(0, 1, 0, 1), 0, 2)
+    with pytest.raises(ValueError):
+        PointIndex(np.zeros((3, 3)))
+    assert index.label_counts(Rect(-1, 1, -1, 1), 4).tolist() == []
+
+
+def test_stable_argsort_matches_numpy():
+    rng = np.random.default_rng(14)
+    for _ in range(50):
+        v = rng.integers(0, int(rng.integers(1, 30)), int(rng.integers(0, 400))).astype(float)
+        v[rng.random(len(v)) < 0.1] = -0.0
+        assert np.array_equal(_stable_argsort(v, np.int32), np.argsort(v, kind="stable"))
+
+
+def test_axis_slots_by_table_and_by_search_agree():
+    rng = np.random.default_rng(15)
+    for n in (10, 5000, 300_000):
+        for _ in range(10):
+            bounds = np.sort(rng.integers(0, n + 1, int(rng.integers(2, 60))))
+            axis = _Axis(bounds, max(1, n // 100), 100, n)
+            ranks = rng.integers(0, n, 200_000)  # many: the lookup-table path
+            expected = np.searchsorted(bounds, ranks, side="right") - 1
+            expected[expected < 0] = len(bounds) - 1
+            assert np.array_equal(axis.slot_of(ranks), expected)
+            few = ranks[:3]  # few: the searchsorted path
+            assert np.array_equal(axis.slot_of(few), expected[:3])

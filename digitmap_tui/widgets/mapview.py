@@ -15,16 +15,30 @@ from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
-from digitmap_tui.grid import BinnedMap, Rect, bin_points, cell_of
+from digitmap_tui.grid import (
+    BinnedMap,
+    PointIndex,
+    Rect,
+    cell_of,
+    grid_select,
+    inside,
+    label_histogram,
+    list_select,
+)
 from digitmap_tui.maprender import MapPainter, merge_cells, overlay_box
 from digitmap_tui.selection import Box, zoom
+from digitmap_tui.widgets.guard import GuardedWidget
+from digitmap_tui.widgets.wire import install, line_spans
 
 MARK_STYLE = Style(color="#000000", bgcolor="#ffdd00", bold=True)
+HIGHLIGHT_STYLE = Style(color="#ffffff", bgcolor="#d62728", bold=True)
+
+# Partial updates write only their dirty cells (see widgets/wire.py).
+install()
 
 
-class MapView(Widget, can_focus=True):
+class MapView(GuardedWidget, can_focus=True):
     """The embedding as a coloured character map with a keyboard-driven selection box."""
 
     DEFAULT_CSS = """
@@ -52,8 +66,11 @@ class MapView(Widget, can_focus=True):
         self.color = color
         # A twin map shows another embedding: no box, no messages, no mouse.
         self.interactive = interactive
+        #: Shown in the middle of an empty map (while the first embedding is computed).
+        self.placeholder = ""
         self.can_focus = interactive
         self.coords: np.ndarray | None = None
+        self.index: PointIndex | None = None
         self.labels: np.ndarray | None = None
         self.n_labels = 0
         self.full_view = Rect(-1.0, 1.0, -1.0, 1.0)
@@ -66,9 +83,11 @@ class MapView(Widget, can_focus=True):
         self._pending_box_rect: Rect | None = None
         self._binned: BinnedMap | None = None
         self._painter: MapPainter | None = None
-        self._generation = 0
+        self._generation = 0  # the binned map and its painting
+        self._hl_generation = 0  # the highlighted points, drawn over the painted rows
+        self._hl_cells: tuple[tuple[int, int], dict[int, frozenset[int]]] | None = None
         self._rows: LRUCache[tuple[int, int], list[tuple[str, Style | None]]] = LRUCache(1024)
-        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self._strips: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
         self._drag_start: tuple[int, int] | None = None
 
     # ----- data and state -------------------------------------------------------------------
@@ -84,6 +103,8 @@ class MapView(Widget, can_focus=True):
         self.coords = coords
         self.labels = labels
         self.n_labels = n_labels
+        # Sorted once per embedding: every rebin and box selection then touches only its slab.
+        self.index = PointIndex(coords, labels, n_labels or None)
         self.full_view = full_view
         self.view = full_view
         self.marked = None
@@ -95,6 +116,14 @@ class MapView(Widget, can_focus=True):
     def map_size(self) -> tuple[int, int]:
         return max(1, self.size.width), max(1, self.size.height)
 
+    def _drawn_size(self) -> tuple[int, int]:
+        """(width, height) of the binned map being drawn: between a resize and the rebin
+        that follows it, the widget's size is already the new one, the painted rows are not."""
+        if self._binned is None:
+            return self.map_size
+        h, w = self._binned.shape
+        return max(1, w), max(1, h)
+
     def box_rect(self) -> Rect | None:
         """The box in data coordinates, or None before data or size are known."""
         if self.box is None or self.coords is None:
@@ -105,7 +134,8 @@ class MapView(Widget, can_focus=True):
         if self.coords is None or self.size.width < 1 or self.size.height < 1:
             return
         w, h = self.map_size
-        self._binned = bin_points(self.coords, self.labels, self.view, w, h, self.n_labels or None)
+        assert self.index is not None
+        self._binned = self.index.bin(self.view, w, h)
         self._painter = MapPainter(self._binned, self.mode, self.focus_labels, self.color)
         self._generation += 1
         if self._pending_box_rect is not None:
@@ -146,9 +176,47 @@ class MapView(Widget, can_focus=True):
         self.refresh()
 
     def set_highlight(self, indices: np.ndarray | None) -> None:
+        before = self._highlight_cells() if self._painter is not None else None
         self.highlight = indices
-        self._generation += 1
-        self.refresh()
+        self._hl_generation += 1
+        if before is None:
+            self.refresh()
+            return
+        # The twin map's highlight follows the box: repaint the cells that changed, not all.
+        after = self._highlight_cells()
+        regions = []
+        for y in sorted(set(before) | set(after)):
+            changed = sorted(before.get(y, frozenset()) ^ after.get(y, frozenset()))
+            spans = [(x, x + 1) for x in changed]
+            regions += [Region(a, y, b - a, 1) for a, b in line_spans(spans)]
+        if regions:
+            self.refresh(*regions)
+
+    # ----- selections (through the index when it holds the same points) ------------------------
+    def list_select(
+        self, coords: np.ndarray, rect: Rect, labels: np.ndarray | None, sort: str
+    ) -> np.ndarray:
+        """``grid.list_select(coords, rect, labels, sort)``, without a pass over all points."""
+        index = self.index
+        if index is not None and coords is index.xy and labels is index.labels:
+            return index.list_select(rect, sort)  # type: ignore[arg-type]
+        return list_select(coords, rect, labels, sort)  # type: ignore[arg-type]
+
+    def label_histogram(
+        self, coords: np.ndarray, rect: Rect, labels: np.ndarray | None, n_labels: int
+    ) -> np.ndarray:
+        """``grid.label_histogram(labels, inside(coords, rect), n_labels)``, from the index."""
+        index = self.index
+        if index is not None and coords is index.xy and labels is index.labels:
+            return index.label_counts(rect, n_labels)
+        return label_histogram(labels, inside(coords, rect), n_labels)
+
+    def grid_select(self, coords: np.ndarray, rect: Rect, rows: int, cols: int) -> np.ndarray:
+        """``grid.grid_select(coords, rect, rows, cols)``, without a pass over all points."""
+        index = self.index
+        if index is not None and coords is index.xy:
+            return index.grid_select(rect, rows, cols)
+        return grid_select(coords, rect, rows, cols)
 
     # ----- box -------------------------------------------------------------------------------
     def _set_box(self, box: Box) -> None:
@@ -156,8 +224,10 @@ class MapView(Widget, can_focus=True):
         if box == old:
             return
         self.box = box
-        if old is not None:
-            self.refresh(_union_region(old, box))
+        if old is not None and self._painter is not None:
+            regions = self._box_change(old, box)
+            if regions:
+                self.refresh(*regions)
         else:
             self.refresh()
         rect = self.box_rect()
@@ -179,7 +249,7 @@ class MapView(Widget, can_focus=True):
         """The (col, row) of a point on the current map, or None when it is outside the view."""
         if self.coords is None:
             return None
-        w, h = self.map_size
+        w, h = self._drawn_size()
         col, row = cell_of(self.coords[index : index + 1], self.view, w, h)
         c, r = int(col[0]), int(row[0])
         return (c, r) if 0 <= c < w and 0 <= r < h else None
@@ -241,44 +311,88 @@ class MapView(Widget, can_focus=True):
 
     # ----- Line API ----------------------------------------------------------------------------
     def _row_cells(self, y: int) -> list[tuple[str, Style | None]]:
+        """Row ``y`` as painted, highlighted points drawn on top."""
         key = (self._generation, y)
         cells = self._rows.get(key)
         if cells is None:
             assert self._painter is not None
             cells = self._painter.row_cells(y)
-            if self.highlight is not None and len(self.highlight) and self.coords is not None:
-                cells = self._with_highlight(cells, y)
             self._rows[key] = cells
+        if self.highlight is not None and len(self.highlight) and self.coords is not None:
+            cells = self._with_highlight(cells, y)
+        return cells
+
+    def _highlight_cells(self) -> dict[int, frozenset[int]]:
+        """The columns holding a highlighted point, by row: one pass over the highlighted
+        points per state, instead of one per row drawn."""
+        key = (self._generation, self._hl_generation)
+        if self._hl_cells is not None and self._hl_cells[0] == key:
+            return self._hl_cells[1]
+        by_row: dict[int, set[int]] = {}
+        if self.highlight is not None and len(self.highlight) and self.coords is not None:
+            w, h = self._drawn_size()
+            col, row = cell_of(self.coords[self.highlight], self.view, w, h)
+            ok = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+            flat = np.unique(row[ok].astype(np.int64) * w + col[ok].astype(np.int64))
+            for r, c in zip(*np.divmod(flat, w), strict=True):
+                by_row.setdefault(int(r), set()).add(int(c))
+        cells = {r: frozenset(c) for r, c in by_row.items()}
+        self._hl_cells = (key, cells)
         return cells
 
     def _with_highlight(
         self, cells: list[tuple[str, Style | None]], y: int
     ) -> list[tuple[str, Style | None]]:
-        assert self.coords is not None and self.highlight is not None
-        w, h = self.map_size
-        col, row = cell_of(self.coords[self.highlight], self.view, w, h)
-        cols = col[(row == y) & (col >= 0) & (col < w)].astype(int)
-        if len(cols) == 0:
+        cols = self._highlight_cells().get(y)
+        if not cols:
             return cells
         out = list(cells)
-        for c in set(cols.tolist()):
+        for c in cols:
             ch, _ = out[c]
-            out[c] = (
-                ch if ch.strip() else "!",
-                Style(color="#ffffff", bgcolor="#d62728", bold=True),
-            )
+            out[c] = (ch if ch.strip() else "!", HIGHLIGHT_STYLE)
         return out
+
+    def _box_change(self, old: Box, new: Box) -> list[Region]:
+        """The cells that look different once the box moves from ``old`` to ``new``.
+
+        Textual does not diff cells: whatever is refreshed is sent again. A one-cell move
+        changes two columns and the corners, not the whole box, so the rows the boxes touch
+        are compared cell by cell (base row, box drawn on top, as render_line draws them).
+        """
+        assert self._binned is not None
+        height = self._binned.shape[0]
+        x0 = min(old.col, new.col)
+        x1 = max(old.col + old.width, new.col + new.width)
+        y0 = min(old.row, new.row)
+        y1 = min(height, max(old.row + old.height, new.row + new.height))
+        regions: list[Region] = []
+        for y in range(y0, y1):
+            base = self._row_cells(y)
+            a = overlay_box(base, y, old.col, old.row, old.width, old.height, self.color)
+            b = overlay_box(base, y, new.col, new.row, new.width, new.height, self.color)
+            spans: list[tuple[int, int]] = []
+            for x in range(x0, min(x1, len(base))):
+                if a[x] != b[x]:
+                    if spans and spans[-1][1] == x:
+                        spans[-1] = (spans[-1][0], x + 1)
+                    else:
+                        spans.append((x, x + 1))
+            regions += [Region(s, y, e - s, 1) for s, e in line_spans(spans)]
+        return regions
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._painter is None or self._binned is None or y >= self._binned.shape[0]:
+            if self._painter is None and self.placeholder and y == self.size.height // 2:
+                text = self.placeholder[:width].center(width)
+                return Strip([Segment(text, Style(dim=True))], width)
             return Strip.blank(width, self.rich_style)
         box = self.box
         mark = self.cell_of_point(self.marked) if self.marked is not None else None
         touches_box = self.interactive and box is not None and box.row <= y < box.row + box.height
         touches_mark = mark is not None and mark[1] == y
         if not touches_box and not touches_mark:
-            key = (self._generation, y)
+            key = (self._generation, self._hl_generation, y)
             strip = self._strips.get(key)
             if strip is None:
                 strip = Strip(merge_cells(self._row_cells(y)), width)
@@ -298,14 +412,6 @@ class MapView(Widget, can_focus=True):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
-
-
-def _union_region(a: Box, b: Box) -> Region:
-    x0 = min(a.col, b.col)
-    y0 = min(a.row, b.row)
-    x1 = max(a.col + a.width, b.col + b.width)
-    y1 = max(a.row + a.height, b.row + b.height)
-    return Region(x0, y0, x1 - x0, y1 - y0)
 
 
 def _clip_rect(rect: Rect, view: Rect) -> Rect:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
@@ -19,6 +20,7 @@ from textual.widget import Widget
 
 from digitmap_tui.glyphs import blank_tile, label_style, tile_segments
 from digitmap_tui.grid import EMPTY
+from digitmap_tui.widgets.wire import line_spans
 
 HEADER_LINES = 3
 HEADER_STYLE = Style(bold=True)
@@ -90,27 +92,42 @@ class ImagePanel(Widget):
         return rows, cols
 
     def show(self, content: PanelContent) -> None:
-        """Show new content, refreshing only the header and the tiles that changed."""
+        """Show new content, refreshing only the cells that look different.
+
+        Textual does not diff cells, so every refreshed cell goes over the wire again: the
+        header lines and the lines of changed tiles are compared cell by cell with what is
+        on screen, and only the differing stretches are refreshed.
+        """
         old = self.content
         self.content = content
         if old.slots.shape != content.slots.shape or old.custom or content.custom:
             self.refresh()
             return
-        regions = []
-        if (old.title, old.histogram, old.note) != (content.title, content.histogram, content.note):
-            regions.append(Region(0, 0, self.size.width, HEADER_LINES))
-        changed = np.argwhere(old.slots != content.slots)
-        for r, c in changed:
-            regions.append(
-                Region(
-                    int(c) * (self.tile_cols + 1),
-                    HEADER_LINES + int(r) * self.slot_height,
-                    self.tile_cols,
-                    self.slot_height,
-                )
-            )
+        regions: list[Region] = []
+        for y in range(HEADER_LINES):
+            spans = _changed_spans(self._header_of(old, y), self._header_of(content, y), 0)
+            regions += _line_regions(y, spans)
+        changed = old.slots != content.slots
+        step = self.tile_cols + 1
+        for r in np.flatnonzero(changed.any(axis=1)).tolist():
+            cols = np.flatnonzero(changed[r]).tolist()
+            before = [self._slot_tile(int(old.slots[r, c])) for c in cols]
+            after = [self._slot_tile(int(content.slots[r, c])) for c in cols]
+            for line in range(self.slot_height):
+                spans = []
+                for c, a, b in zip(cols, before, after, strict=True):
+                    spans += _changed_spans(a[line], b[line], c * step)
+                regions += _line_regions(HEADER_LINES + r * self.slot_height + line, spans)
         if regions:
             self.refresh(*regions)
+
+    def _slot_tile(self, index: int) -> list[list[Segment]]:
+        """The lines of the tile a slot holds (a blank tile for an empty slot)."""
+        if index == EMPTY:
+            return self._blank
+        if index < EMPTY:
+            return self.custom_tile(-2 - index)
+        return self.tile(index)
 
     def tile(self, index: int) -> list[list[Segment]]:
         key = (index, self.style_name, self.tile_cols)
@@ -150,7 +167,9 @@ class ImagePanel(Widget):
         return lines
 
     def _header_line(self, y: int) -> list[Segment]:
-        c = self.content
+        return self._header_of(self.content, y)
+
+    def _header_of(self, c: PanelContent, y: int) -> list[Segment]:
         if y == 0:
             return [Segment(c.title, HEADER_STYLE)]
         if y == 1:
@@ -173,12 +192,50 @@ class ImagePanel(Widget):
         for col in range(slots.shape[1]):
             if col:
                 segs.append(Segment(" "))
-            index = int(slots[row, col])
-            if index == EMPTY:
-                tile = self._blank
-            elif index < EMPTY:
-                tile = self.custom_tile(-2 - index)
-            else:
-                tile = self.tile(index)
-            segs.extend(tile[line])
+            segs.extend(self._slot_tile(int(slots[row, col]))[line])
         return Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
+
+
+def _cells(segments: list[Segment]) -> list[tuple[str, Style | None]] | None:
+    """One (character, style) per cell, or None when a character is not one cell wide."""
+    cells: list[tuple[str, Style | None]] = []
+    for segment in segments:
+        text = segment.text
+        if not text.isascii() and cell_len(text) != len(text):
+            return None
+        style = segment.style
+        cells += [(ch, style) for ch in text]
+    return cells
+
+
+def _changed_spans(old: list[Segment], new: list[Segment], offset: int) -> list[tuple[int, int]]:
+    """Stretches ``[start, end)`` (plus ``offset``) where two lines of segments differ."""
+    if old == new:
+        return []
+    a = _cells(old)
+    b = _cells(new)
+    if a is None or b is None:  # wide characters: compare the whole lines
+        return [
+            (offset, offset + max(cell_len("".join(s.text for s in line)) for line in (old, new)))
+        ]
+    blank = (" ", None)
+    n = max(len(a), len(b))
+    a += [blank] * (n - len(a))
+    b += [blank] * (n - len(b))
+    spans: list[tuple[int, int]] = []
+    start = -1
+    for x in range(n):
+        if a[x] != b[x]:
+            if start < 0:
+                start = x
+        elif start >= 0:
+            spans.append((offset + start, offset + x))
+            start = -1
+    if start >= 0:
+        spans.append((offset + start, offset + n))
+    return spans
+
+
+def _line_regions(y: int, spans: list[tuple[int, int]]) -> list[Region]:
+    """Regions for the changed stretches of line ``y`` (see :func:`wire.line_spans`)."""
+    return [Region(a, y, b - a, 1) for a, b in line_spans(spans)]

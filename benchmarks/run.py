@@ -1,0 +1,228 @@
+"""Every digitmap-tui figure in one table: ``python benchmarks/run.py [--quick] [--json PATH]``.
+
+Each group runs in a fresh Python process (imports, memory and Textual settings never leak
+from one into another), and every ratio compares two figures measured in the same run, so
+that a noisy machine moves both sides alike. Times are medians of several repeats; see each
+module's docstring for its method:
+
+* binning.py   re-binning a view at 1M and 10M points vs np.histogram2d;
+* frames.py    keystroke to finished frame, and bytes written per key, in the headless app;
+* startup.py   first frame of a fresh ``digitmap`` vs a fresh ``import textual.app``;
+* embedding.py UMAP in a fresh process (empty / filled numba cache), t-SNE on the digits;
+* memory.py    peak RSS exploring 1M points.
+
+``--quick`` (about two minutes) uses fewer repeats and skips the fresh-cache UMAP run
+(reported as null), which alone takes ~25 s and fills the numba cache it then measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: (key, target, comparison, unit) for the table's verdict column.
+TARGETS: list[tuple[str, float, str, str]] = [
+    ("rebin_ratio_1m", 25, ">=", "x faster than np.histogram2d"),
+    ("rebin_10m_ms", 100, "<=", "ms"),
+    ("frame_1m_ms", 16, "<=", "ms"),
+    ("bytes_map_per_box_move", 1500, "<=", "B"),
+    ("bytes_per_box_move", 8000, "<=", "B"),
+    ("bytes_per_box_move_ascii", 3000, "<=", "B"),
+    ("startup_ratio", 2.5, "<=", "x import textual.app"),
+    ("umap_fresh_ratio", 2, "<=", "x warm"),
+    ("rss_1m_mb", 400, "<=", "MB"),
+]
+
+
+def python_json(module: str, *args: str, timeout: float = 900) -> Any:
+    """Run ``python -m benchmarks.MODULE ARGS`` in a fresh process; its JSON output."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmarks.{module} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    from importlib.metadata import version
+
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "textual": version("textual"),
+        "numpy": version("numpy"),
+        "platform": platform.platform(),
+    }
+
+
+def collect(quick: bool, log: Any) -> dict[str, Any]:
+    """Run every group; one flat dict of figures."""
+    out: dict[str, Any] = {}
+    reps = 9 if quick else 21
+
+    log("binning (1M, 10M) ...")
+    binning = python_json("binning", "1000000", "10000000")
+    b1, b10 = binning["1000000"], binning["10000000"]
+    out.update(
+        rebin_1m_ms=b1["rebin_ms"],
+        rebin_1m_full_view_ms=b1["rebin_full_view_ms"],
+        histogram2d_1m_ms=b1["histogram2d_ms"],
+        bin_points_1m_ms=b1["bin_points_ms"],
+        rebin_ratio_1m=b1["histogram2d_ms"] / b1["rebin_ms"],
+        rebin_10m_ms=b10["rebin_ms"],
+        histogram2d_10m_ms=b10["histogram2d_ms"],
+        index_build_1m_s=b1["index_build_s"],
+        index_build_10m_s=b10["index_build_s"],
+        index_1m_mb=b1["index_mb"],
+    )
+
+    log("frames and bytes (digits: blocks, shade, ascii, pan; 1M) ...")
+    digits = python_json("frames", "digits", str(reps))
+    shade = python_json("frames", "digits-shade", str(reps))
+    ascii_ = python_json("frames", "digits-ascii", str(reps))
+    pans = python_json("frames", "digits-pan", str(max(6, reps // 2)))
+    large = python_json("frames", "large:1000000", str(reps))
+    large_pans = python_json("frames", "large-pan:1000000", str(max(6, reps // 2)))
+    out.update(
+        frame_digits_ms=digits["ms"],
+        frame_digits_cpu_ms=digits["cpu_ms"],
+        frame_1m_ms=large["ms"],
+        frame_1m_cpu_ms=large["cpu_ms"],
+        bytes_map_per_box_move=digits["bytes_map"],
+        bytes_panel_per_box_move=digits["bytes_panel"],
+        bytes_per_box_move=digits["bytes"],
+        bytes_per_box_move_shade=shade["bytes"],
+        bytes_per_box_move_ascii=ascii_["bytes"],
+        bytes_per_pan=pans["bytes"],
+        frame_pan_digits_ms=pans["ms"],
+        frame_pan_1m_ms=large_pans["ms"],
+        bytes_per_box_move_1m=large["bytes"],
+    )
+
+    log("bytes in a real pseudo-terminal (cross-check) ...")
+    out["bytes_per_box_move_pty"] = pty_bytes(["right", "right", "right", "left", "left", "left"])
+
+    log("start-up ...")
+    start = python_json("startup", str(3 if quick else 7))
+    out.update(start)
+
+    log("embeddings (UMAP warm" + ("" if quick else ", UMAP fresh") + ", t-SNE) ...")
+    embed = python_json("embedding", "all", *(["--quick"] if quick else []), timeout=1800)
+    out.update(embed)
+    fresh, warm = out.get("umap_fresh_s"), out.get("umap_warm_s")
+    out["umap_fresh_ratio"] = fresh / warm if fresh and warm else None
+
+    log("peak memory at 1M points ...")
+    with tempfile.TemporaryDirectory(prefix="digitmap-mem-") as tmp:
+        python_json_write = [sys.executable, "-m", "benchmarks.memory", "write", tmp, "1000000"]
+        subprocess.run(python_json_write, cwd=REPO, check=True)
+        default = python_json("memory", "explore", tmp)
+        bare = python_json("memory", "explore", tmp, "--no-quality")
+    out["rss_1m_mb"] = default["rss_mb"]
+    out["rss_1m_no_quality_mb"] = bare["rss_mb"]
+    return out
+
+
+def pty_bytes(keys: list[str]) -> float:
+    """Median bytes per key written to a real pseudo-terminal (tests.pty_program)."""
+    import statistics
+
+    sys.path.insert(0, str(REPO))
+    from tests.pty_program import measure_bytes
+
+    with tempfile.TemporaryDirectory(prefix="digitmap-pty-") as tmp:
+        cache = Path(tmp) / "cache"
+        cache.mkdir()
+        return float(statistics.median(measure_bytes(keys, cache)))
+
+
+def verdict(figures: dict[str, Any], key: str, target: float, op: str) -> str:
+    value = figures.get(key)
+    if value is None:
+        return "n/a"
+    ok = value >= target if op == ">=" else value <= target
+    return "met" if ok else "MISSED"
+
+
+def table(figures: dict[str, Any]) -> str:
+    """The figures as an aligned text table, targets and verdicts where there are any."""
+    targets = {k: (t, op, unit) for k, t, op, unit in TARGETS}
+    lines = [f"{'figure':34} {'value':>12}  target"]
+    for key, value in figures.items():
+        if key in ("machine", "notes") or isinstance(value, (list, dict)):
+            continue
+        if value is None:
+            text = "null"
+        elif isinstance(value, float):
+            text = f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+        else:
+            text = str(value)
+        goal = ""
+        if key in targets:
+            t, op, unit = targets[key]
+            goal = f"{op} {t:g} {unit}  {verdict(figures, key, t, op)}"
+        lines.append(f"{key:34} {text:>12}  {goal}".rstrip())
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 2 minutes)")
+    parser.add_argument("--json", metavar="PATH", help="write the figures as one JSON object")
+    args = parser.parse_args()
+
+    def log(text: str) -> None:
+        sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+
+    t0 = time.perf_counter()
+    figures = collect(args.quick, log)
+    figures["machine"] = machine()
+    notes: dict[str, Any] = {
+        "quick": args.quick,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "frame_ms": "wall ms from the key to the last update it causes (benchmarks/frames.py)",
+        "rss_1m_mb": "app defaults, quality figures included; rss_1m_no_quality_mb without",
+    }
+    if figures.get("umap_fresh_s") is None:
+        notes["umap_fresh_s"] = "skipped in --quick (the fresh-cache run alone takes ~25 s)"
+    figures["notes"] = notes
+    m = figures["machine"]
+    print(f"digitmap-tui benchmarks{' (quick)' if args.quick else ''}")
+    print(f"{m['nproc']} cores, {m['cpu']}, Python {m['python']}, Textual {m['textual']}")
+    print(table(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

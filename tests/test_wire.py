@@ -1,0 +1,168 @@
+"""Cropped partial updates (widgets/wire.py): fewer bytes, the very same screen.
+
+What a terminal shows is checked with pyte: the screen after Textual's stock renderer, after
+ours, and after a full repaint must agree cell for cell (character, colours, attributes),
+on random updates with double-width characters and in the running app after many keys.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+
+import pyte
+import pytest
+from rich.console import Console
+from rich.control import Control
+from rich.segment import Segment
+from rich.style import Style
+from textual._compositor import ChopsUpdate
+from textual.strip import Strip
+
+from digitmap_tui.app import ExploreOptions
+from digitmap_tui.widgets import wire
+from tests.factory import make_app
+
+WIDTH, HEIGHT = 40, 6
+STYLES = [None, Style(color="red"), Style(bgcolor="blue", bold=True), Style(color="#00ff00")]
+
+
+def console() -> Console:
+    return Console(
+        file=io.StringIO(), color_system="256", force_terminal=True, width=120, height=40
+    )
+
+
+def screen_of(*chunks: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[list[tuple]]:
+    screen = pyte.Screen(*size)
+    stream = pyte.Stream(screen)
+    for chunk in chunks:
+        stream.feed(chunk)
+    return [[tuple(screen.buffer[y][x]) for x in range(size[0])] for y in range(size[1])]
+
+
+def random_line(rng: random.Random) -> list[tuple[str, Style | None]]:
+    """Items of one line (a character and its style), WIDTH cells, some two cells wide."""
+    items: list[tuple[str, Style | None]] = []
+    width = 0
+    while width < WIDTH:
+        wide = rng.random() < 0.15 and width <= WIDTH - 2
+        items.append((rng.choice("日本語") if wide else rng.choice("ab ▀▄.#"), rng.choice(STYLES)))
+        width += 2 if wide else 1
+    return items
+
+
+def item_starts(items: list[tuple[str, Style | None]]) -> list[int]:
+    starts, x = [], 0
+    for ch, _ in items:
+        starts.append(x)
+        x += 2 if ch in "日本語" else 1
+    return starts
+
+
+def chops_of(lines, cuts) -> list[dict[int, Strip]]:
+    """Each line cut into chops (as Textual's compositor holds them) at item boundaries."""
+    out = []
+    for items, line_cuts in zip(lines, cuts, strict=True):
+        starts = item_starts(items)
+        chop: dict[int, Strip] = {}
+        for a, b in itertools.pairwise(line_cuts):
+            segs = [
+                Segment(ch, st) for (ch, st), x in zip(items, starts, strict=True) if a <= x < b
+            ]
+            chop[a] = Strip(segs)
+        out.append(chop)
+    return out
+
+
+def full_render(chops, con: Console) -> str:
+    return "".join(
+        Control.move_to(0, y).segment.text + "".join(s.render(con) for s in chop.values())
+        for y, chop in enumerate(chops)
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cropped_update_draws_what_the_stock_renderer_draws(seed):
+    assert wire.install()
+    stock = ChopsUpdate.render_segments.stock  # type: ignore[attr-defined]
+    rng = random.Random(seed)
+    old = [random_line(rng) for _ in range(HEIGHT)]
+    cuts, spans, new = [], [], []
+    for y, items in enumerate(old):
+        starts = item_starts(items)
+        inner = sorted(rng.sample(starts[1:], k=min(2, len(starts) - 1)))
+        cuts.append([0, *inner, WIDTH])
+        line = list(items)
+        for _ in range(rng.randint(0, 3)):
+            x1 = rng.randrange(WIDTH)
+            x2 = rng.randint(x1 + 1, WIDTH)
+            if any(ch in "日本語" and x + 1 == x2 for (ch, _), x in zip(line, starts, strict=True)):
+                x2 += 1  # a span ends after a whole character (Textual cuts there anyway)
+            spans.append((y, x1, x2))
+            for i, x in enumerate(starts):  # change only items wholly inside the span
+                width = 2 if line[i][0] in "日本語" else 1
+                if x1 <= x and x + width <= x2 and rng.random() < 0.7:
+                    line[i] = (line[i][0] if width == 2 else rng.choice("xyz"), rng.choice(STYLES))
+        new.append(line)
+    if not spans:
+        spans = [(0, 0, WIDTH)]
+    spans = sorted(merged_spans(spans))
+    con = console()
+    before = full_render(chops_of(old, cuts), con)
+    new_chops = chops_of(new, cuts)
+    ends = [line_cuts[1:] for line_cuts in cuts]
+    update = ChopsUpdate(new_chops, spans, ends)
+    ours = update.render_segments(con)
+    theirs = stock(update, con)
+    assert screen_of(before, ours) == screen_of(before, theirs)
+    assert screen_of(before, ours) == screen_of(full_render(new_chops, con))
+    assert len(ours) <= len(theirs)
+
+
+def merged_spans(spans):
+    """Merge overlapping spans per line, as the compositor does before rendering."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+
+    return list(Compositor._regions_to_spans(Region(x1, y, x2 - x1, 1) for y, x1, x2 in spans))
+
+
+def test_line_spans_merge_near_stretches_only_when_cropped(monkeypatch):
+    monkeypatch.setattr(wire, "_installed", True)
+    assert wire.line_spans([(10, 12), (0, 2), (4, 5), (20, 21)]) == [(0, 5), (10, 12), (20, 21)]
+    monkeypatch.setattr(wire, "_installed", False)
+    assert wire.line_spans([(10, 12), (0, 2)]) == [(0, 12)]
+    assert wire.line_spans([]) == []
+
+
+async def test_app_partial_updates_leave_the_screen_a_full_repaint_draws(cache_dir):
+    """After many keys, the terminal (fed only partial updates) equals a fresh full frame."""
+    app = make_app(cache_dir, ExploreOptions(color=True, glyphs="blocks", quality=False))
+    con = console()
+    screen = pyte.Screen(120, 40)
+    stream = pyte.Stream(screen)
+    original = app._display
+
+    def display(scr, renderable):
+        if renderable is not None:
+            stream.feed(renderable.render_segments(con))
+        original(scr, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    keys = [
+        *["right"] * 3, "down", "down", "left", "up",
+        "shift+right", "shift+down", *["l"] * 6, "H", "K",
+        "right_square_bracket", "left_curly_bracket", "g", "down", "g",
+        "ctrl+right", "ctrl+down", "minus", "plus", *["h"] * 4, "j",
+    ]  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.03)
+        await pilot.pause(0.2)
+        full = app.screen._compositor.render_full_update()
+        shown = [[tuple(screen.buffer[y][x]) for x in range(120)] for y in range(40)]
+        assert shown == screen_of(full.render_segments(con), size=(120, 40))
