@@ -212,8 +212,8 @@ def main() -> int:
         "frame_ms": "wall ms from the key to the last update it causes (benchmarks/frames.py)",
         "rss_1m_mb": "app defaults, quality figures included; rss_1m_no_quality_mb without",
     }
-    if figures.get("umap_fresh_s") is None:
-        notes["umap_fresh_s"] = "skipped in --quick (the fresh-cache run alone takes ~25 s)"
+    if figures.get("umap_cold_s") is None:
+        notes["umap_cold_s"] = "skipped in --quick (the empty-numba-cache run alone takes ~25 s)"
     figures["notes"] = notes
     m = figures["machine"]
     print(f"digitmap-tui benchmarks{' (quick)' if args.quick else ''}")

@@ -566,7 +566,7 @@ class DigitmapApp(App[int]):
 
             r, c = self.grid_shape
             self.grid_indices = self.map.grid_select(coords, rect, r, c)
-            means, counts = grid_mean_images(coords, self.dataset.features(), rect, r, c)
+            means, counts = grid_mean_images(coords, self.dataset.images, rect, r, c)
             shape = self.dataset.image_shape
             tiles: list[tuple[np.ndarray, str]] = []
             full = np.full((r, c), -1, dtype=np.int64)
@@ -947,7 +947,7 @@ class DigitmapApp(App[int]):
         if index is None or self.coords is None:
             self.notify("no point in the box to inspect", severity="warning")
             return
-        features = self.dataset.features()
+        features = self.dataset.images  # converted row by row where used; never a full copy
         near = pixel_neighbours(features, index, k=8)
         labels = self.dataset.labels
         rect = self.map.box_rect()
@@ -991,7 +991,7 @@ class DigitmapApp(App[int]):
         if len(selection) < 4:
             self.notify("put at least 4 points in the box to split it", severity="warning")
             return
-        features = self.dataset.features()
+        features = self.dataset.images  # converted row by row where used; never a full copy
         labels = self.dataset.labels
         n_labels = self.dataset.n_labels or None
         shape = self.dataset.image_shape
@@ -1075,7 +1075,8 @@ class DigitmapApp(App[int]):
                 pass  # damaged: recompute and replace
         from digitmap_tui.analysis import knn_accuracy, trustworthiness
 
-        coords, labels, features = self.coords, self.dataset.labels, self.dataset.features()
+        # The images as they are (a memmap stays one): analysis converts only the rows it uses.
+        coords, labels, features = self.coords, self.dataset.labels, self.dataset.images
 
         def compute() -> dict[str, float | None]:
             return {
