@@ -370,3 +370,14 @@ def test_the_seed_3_among_the_7s_is_a_misfit(digits, method):
     threes_in_sevens = [m.index for m in found if m.label == 3 and m.neighbour_label == 7]
     assert 1118 in threes_in_sevens
     assert knn_accuracy(xy, y) > 0.95
+
+
+def test_knn_indices_in_chunks_equals_one_query(monkeypatch):
+    """Chunked KD-tree queries (large maps) give exactly the single-query answer, ties too."""
+    import digitmap_tui.analysis as analysis
+
+    rng = np.random.default_rng(3)
+    pts = np.round(rng.normal(size=(3000, 2)), 1)  # rounding makes many exact ties
+    whole = analysis.knn_indices(pts, 10)
+    monkeypatch.setattr(analysis, "_QUERY_CHUNK", 257)
+    assert np.array_equal(analysis.knn_indices(pts, 10), whole)
