@@ -138,11 +138,10 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("x", "cancel a running computation"),
     ]),
     ("Insight", [
-        ("n / N", "next / previous misfit: a point whose label differs from its 10 map neighbours'"),
+        ("n / N", "next / previous misfit: label ≠ the majority of its 10 map neighbours"),
         ("M", "list every misfit with its neighbours' label; Enter jumps"),
         ("!", "highlight all misfits on the map"),
-        ("v", "inspect the point nearest the box centre (or the marked one): large image and its"),
-        ("", "8 nearest neighbours in pixel space, their places highlighted on the map"),
+        ("v", "inspect a point: large image, 8 nearest in pixel space (shown on the map)"),
         ("/", "split the selection into sub-clusters (k-means in pixel space); 1-9 selects one"),
         ("a", "grid mode: mean image of each cell ↔ the point nearest its centre"),
         ("w", "twin map: t-SNE ↔ UMAP side by side, the selection highlighted in both"),

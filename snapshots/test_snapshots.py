@@ -1,0 +1,137 @@
+"""Pictures of the explorer (pytest-textual-snapshot): fixed embedding, fixed size, pinned looks.
+
+Update after an intended change with ``pytest snapshots --snapshot-update`` and look at the
+SVGs under ``snapshots/__snapshots__/`` before committing them. Every test's docstring says
+what its picture must show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from digitmap_tui.app import ExploreOptions
+from tests.factory import make_app
+
+RunBefore = Callable[[Pilot], Awaitable[None]]
+
+
+async def _settle(pilot: Pilot) -> None:
+    """Let every message, worker and refresh finish, and drop toasts (they time out)."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def keys(*pressed: str) -> RunBefore:
+    """A ``run_before`` that waits for start-up, presses ``pressed`` and settles again."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await _settle(pilot)
+        if pressed:
+            await pilot.press(*pressed)
+        await _settle(pilot)
+
+    return run_before
+
+
+def test_startup_grid(snap_compare, cache_dir):
+    """Start-up at 120x40: title with "digits (1797)" and t-SNE, coloured label map with the
+    selection box in the middle, coords and legend lines, panel "grid 4×4 · N points" with
+    the label histogram and 4x4 half-block tiles, footer with the keys."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys())
+
+
+def test_list_mode(snap_compare, cache_dir):
+    """After g: the panel says "list · N points · by x" and shows every point in the box as
+    tiles in x order (no blank slots before the last point)."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("g"))
+
+
+def test_density_mode(snap_compare, cache_dir):
+    """After m: the map is shaded by point count (log scale), the coords line ends in
+    "density" and the legend explains the shades; box and panel unchanged."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("m"))
+
+
+def test_purity_mode(snap_compare, cache_dir):
+    """After m m: the map shows label purity (mixed cells stand out), the coords line ends in
+    "purity" and the legend explains it."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("m", "m"))
+
+
+def test_help_screen(snap_compare, cache_dir):
+    """After ?: the help screen over the dimmed explorer, "digitmap · keys" and every section
+    (Selection box, View, Panel, Finding things, Embedding, App) with its keys."""
+    assert snap_compare(
+        make_app(cache_dir), terminal_size=(120, 40), run_before=keys("question_mark")
+    )
+
+
+def test_small_80x24(snap_compare, cache_dir):
+    """An 80x24 terminal: map, panel (three of the four tile rows, a note that one row is
+    hidden) and footer all fit without overlapping."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(80, 24), run_before=keys())
+
+
+def test_large_200x60(snap_compare, cache_dir):
+    """A 200x60 terminal: the map fills the extra room at the same aspect, the panel shows the
+    whole 4x4 grid, the box is where the default puts it."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(200, 60), run_before=keys())
+
+
+def test_too_small(snap_compare, cache_dir):
+    """A 40x12 terminal: only the centred "Terminal too small: 40×12" message (and the footer),
+    naming the 60×16 minimum and q."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(40, 12), run_before=keys())
+
+
+def test_goto_prompt(snap_compare, cache_dir):
+    """After i: the "Go to point index:" prompt with placeholder "0 … 1796" centred over the
+    map, with a steady (non-blinking) cursor."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        # The cursor blinks on a timer: a snapshot would catch either phase.
+        pilot.app.screen.query_one(Input).cursor_blink = False
+        await _settle(pilot)
+
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_goto_1118(snap_compare, cache_dir):
+    """After i 1118 enter: the box is centred on point 1118 (a 3 among the 7s), the point is
+    marked by a black-on-yellow cell inside the box, and the panel has a tile "1118 L:3"."""
+    assert snap_compare(
+        make_app(cache_dir),
+        terminal_size=(120, 40),
+        run_before=keys("i", "1", "1", "1", "8", "enter"),
+    )
+
+
+def test_filtered_label_1(snap_compare, cache_dir):
+    """After f 1 enter: the 1s keep their colour, every other label is dimmed; the box and
+    panel are unchanged."""
+    assert snap_compare(
+        make_app(cache_dir), terminal_size=(120, 40), run_before=keys("f", "1", "enter")
+    )
+
+
+def test_ascii_glyphs(snap_compare, cache_dir):
+    """ExploreOptions(glyphs="ascii"): the panel's tiles are drawn with " .:-=+*#%@", the
+    map is unchanged."""
+    app = make_app(cache_dir, ExploreOptions(glyphs="ascii", color=True))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys())
+
+
+def test_no_colour(snap_compare, cache_dir):
+    """ExploreOptions(color=False): the map's glyphs carry the labels without label colours,
+    the tiles use the shade style, the box is still visible."""
+    app = make_app(cache_dir, ExploreOptions(color=False))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys())
