@@ -56,7 +56,7 @@ async def test_export_json_carries_provenance_and_command(cache_dir, tmp_path, c
     # The command reproduces the same selection from the cache.
     import shlex
 
-    argv = shlex.split(record["command"])[1:] + ["--json", "--list", "--sort", "index"]
+    argv = [*shlex.split(record["command"])[1:], "--json", "--list", "--sort", "index"]
     assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
     assert sorted(printed["selection"]) == sorted(selection)
