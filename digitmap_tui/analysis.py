@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitmap_tui.grid import Rect, cell_of, inside
+from digitmap_tui.grid import Rect, cell_of, grid_candidates, inside
 
 
 @dataclass(frozen=True)
@@ -413,37 +413,15 @@ def grid_cell_members(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every (point, cell) pair of the seed grid rule: the points strictly inside each cell.
 
-    Mirrors the candidate step of :func:`digitmap_tui.grid.grid_select` (same float cell bounds
-    as the seed, row 0 at the top, ``cell = row * cols + col``); a point that the seed's float
-    bounds put strictly inside two neighbouring cells is listed for both, as in the seed loop.
+    The candidate step of :func:`digitmap_tui.grid.grid_select` itself
+    (:func:`digitmap_tui.grid.grid_candidates`: the seed's float cell bounds, row 0 at the top,
+    ``cell = row * cols + col``; a point inside two neighbouring cells is listed for both).
     Returns ``(points, cells)``, int64, sorted by cell then point.
     """
     if rows < 1 or cols < 1:
         raise ValueError(f"grid {rows}x{cols}: rows and columns must be at least 1")
     xy = _as_coords(xy, "xy")
-    idx = inside(xy, rect)
-    if len(idx) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    px = (rect.x1 - rect.x0) / cols
-    py = (rect.y1 - rect.y0) / rows
-    x = xy[idx, 0]
-    y = xy[idx, 1]
-    base_c = np.clip(np.floor((x - rect.x0) / px).astype(np.int64), 0, cols - 1)
-    base_r = np.clip(np.floor((rect.y1 - y) / py).astype(np.int64), 0, rows - 1)
-    pts: list[np.ndarray] = []
-    cells: list[np.ndarray] = []
-    for dr in (-1, 0, 1):
-        r = base_r + dr
-        for dc in (-1, 0, 1):
-            c = base_c + dc
-            ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-            cx = rect.x0 + px * c + px / 2
-            cy = rect.y1 - py * r - py / 2
-            ok &= (cx - px / 2 < x) & (x < cx + px / 2) & (cy - py / 2 < y) & (y < cy + py / 2)
-            pts.append(idx[ok])
-            cells.append(r[ok] * cols + c[ok])
-    p = np.concatenate(pts)
-    c = np.concatenate(cells)
+    p, c, _ = grid_candidates(xy, inside(xy, rect), rect, rows, cols)
     order = np.lexsort((p, c))
     return p[order], c[order]
 

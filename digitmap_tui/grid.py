@@ -209,13 +209,18 @@ def grid_select(xy: np.ndarray, rect: Rect, rows: int, cols: int) -> np.ndarray:
     return _grid_select_among(xy, inside(xy, rect), rect, rows, cols)
 
 
-def _grid_select_among(
+def grid_candidates(
     xy: np.ndarray, idx: np.ndarray, rect: Rect, rows: int, cols: int
-) -> np.ndarray:
-    """:func:`grid_select` given ``idx``, the points strictly inside ``rect`` (any order)."""
-    out = np.full((rows, cols), EMPTY, dtype=np.int64)
-    if len(idx) == 0:
-        return out
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (point, cell) pair of the seed grid rule, with the point's normalised distance.
+
+    ``idx`` are the points strictly inside ``rect`` (any order). Cell bounds are computed as
+    the seed computes them (centre ``x0 + pitch*i + pitch/2``, bounds ``centre -/+ pitch/2``),
+    ``cell = row * cols + col`` with row 0 at the top; a point that those float bounds put
+    strictly inside two neighbouring cells is listed for both, as in the seed's loop. Returns
+    ``(points, cells, distances)``, the distance being
+    ``((x-cx)/pitch_x)**2 + ((y-cy)/pitch_y)**2``.
+    """
     px = (rect.x1 - rect.x0) / cols
     py = (rect.y1 - rect.y0) / rows
     x = xy[idx, 0]
@@ -224,9 +229,9 @@ def _grid_select_among(
     # disagree with floor() by an ulp, and a point can then sit strictly inside two cells.
     base_c = np.clip(np.floor((x - rect.x0) / px).astype(np.int64), 0, cols - 1)
     base_r = np.clip(np.floor((rect.y1 - y) / py).astype(np.int64), 0, rows - 1)
-    cand_pt: list[np.ndarray] = []
-    cand_cell: list[np.ndarray] = []
-    cand_d: list[np.ndarray] = []
+    cand_pt: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    cand_cell: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    cand_d: list[np.ndarray] = [np.zeros(0, dtype=np.float64)]
     for dr in (-1, 0, 1):
         r = base_r + dr
         for dc in (-1, 0, 1):
@@ -237,14 +242,22 @@ def _grid_select_among(
             ok &= (cx - px / 2 < x) & (x < cx + px / 2) & (cy - py / 2 < y) & (y < cy + py / 2)
             if ok.any():
                 d = ((x[ok] - cx[ok]) / px) ** 2 + ((y[ok] - cy[ok]) / py) ** 2
-                cand_pt.append(idx[ok])
+                cand_pt.append(np.asarray(idx, dtype=np.int64)[ok])
                 cand_cell.append(r[ok] * cols + c[ok])
                 cand_d.append(d)
-    if not cand_pt:
+    return np.concatenate(cand_pt), np.concatenate(cand_cell), np.concatenate(cand_d)
+
+
+def _grid_select_among(
+    xy: np.ndarray, idx: np.ndarray, rect: Rect, rows: int, cols: int
+) -> np.ndarray:
+    """:func:`grid_select` given ``idx``, the points strictly inside ``rect`` (any order)."""
+    out = np.full((rows, cols), EMPTY, dtype=np.int64)
+    if len(idx) == 0:
         return out
-    pts = np.concatenate(cand_pt)
-    cells = np.concatenate(cand_cell)
-    dist = np.concatenate(cand_d)
+    pts, cells, dist = grid_candidates(xy, idx, rect, rows, cols)
+    if len(pts) == 0:
+        return out
     order = np.lexsort((pts, dist, cells))
     cells_sorted = cells[order]
     first = np.ones(len(order), dtype=bool)

@@ -85,7 +85,7 @@ def test_explorer_in_a_real_terminal_moves_resizes_and_quits(cache_dir):
         assert not stale, f"rows {stale} differ from a full repaint; screen:\n{prog.text()}"
 
         # One plain move and one pan, each on its own: what goes over the wire (a loose bound;
-        # the figures themselves are benchmarks: tests.factory.measure_bytes).
+        # the figures themselves are benchmarks: tests.pty_program.measure_bytes).
         for key in ("left", "ctrl+right"):
             prog.send(KEYS[key])
             sent = prog.read_until_quiet(0.3)
