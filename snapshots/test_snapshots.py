@@ -135,3 +135,67 @@ def test_no_colour(snap_compare, cache_dir):
     the tiles use the shade style, the box is still visible."""
     app = make_app(cache_dir, ExploreOptions(color=False))
     assert snap_compare(app, terminal_size=(120, 40), run_before=keys())
+
+
+# ----- insight -------------------------------------------------------------------------------
+
+
+def test_misfits_highlighted(snap_compare, cache_dir):
+    """After !: every misfit (label unlike its 10 map neighbours) is a white-on-red cell on the
+    map, among them the 3 at the top of the 7s (index 1118)."""
+    assert snap_compare(
+        make_app(cache_dir), terminal_size=(120, 40), run_before=keys("exclamation_mark")
+    )
+
+
+def test_inspector_1118(snap_compare, cache_dir):
+    """After i 1118 enter v: the inspector on the right shows point 1118, label 3, large, and
+    its 8 nearest images in pixel space (mostly 7s); their places are highlighted on the map."""
+    assert snap_compare(
+        make_app(cache_dir),
+        terminal_size=(120, 40),
+        run_before=keys("i", "1", "1", "1", "8", "enter", "v"),
+    )
+
+
+def test_split_the_ones(snap_compare, cache_dir):
+    """After c 1 enter /: the box is on the 1s' cluster and the split screen shows their
+    sub-clusters as mean images (different shapes of 1) with sizes and label mixes."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await _settle(pilot)
+        # Toasts time out on a clock and stay on the screen under the dialog: none here.
+        pilot.app.notify = lambda *args, **kwargs: None  # type: ignore[method-assign]
+        await pilot.press("c", "1", "enter", "slash")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_mean_grid(snap_compare, cache_dir):
+    """After L L J a: the panel says "mean grid 4×4", each non-empty cell shows the mean image
+    of its points headed "n=<count>", empty cells stay blank."""
+    assert snap_compare(
+        make_app(cache_dir), terminal_size=(120, 40), run_before=keys("L", "L", "J", "a")
+    )
+
+
+def test_twin_map(snap_compare, cache_dir):
+    """After w: a second map (a mirrored stand-in for UMAP) beside the first, the selection's
+    points highlighted in it; the status line names the twin and the neighbours kept."""
+    import numpy as np
+
+    from digitmap_tui.cache import embedding_key
+    from digitmap_tui.embed import EmbedParams
+    from tests.factory import fixed_coords
+
+    app = make_app(cache_dir)
+    key = embedding_key(app.dataset.fingerprint(), EmbedParams(method="umap"))
+    app.inputs.cache.store(key, fixed_coords() * np.array([-1.0, 1.0]), {})
+    assert snap_compare(app, terminal_size=(160, 40), run_before=keys("w"))
+
+
+def test_quality_in_title(snap_compare, cache_dir):
+    """With quality figures on: the title ends "trustworthiness 0.99x · 10-NN accuracy 98.x%"."""
+    app = make_app(cache_dir, quality=True)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys())
