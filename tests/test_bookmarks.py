@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -392,18 +390,3 @@ def test_hand_edited_extra_keys_survive_a_save(store):
     assert data["note"] == "mine"
     assert data["scopes"][SCOPE]["colour"] == "red"
     assert store.take_problem() is None
-
-
-# --------------------------------------------------------------------------- layering
-
-
-def test_bookmarks_module_does_not_import_textual():
-    code = "import sys, digitmap_tui.bookmarks; print('textual' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    assert result.stdout.strip() == "False"

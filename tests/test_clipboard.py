@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -65,15 +62,3 @@ def test_osc52_size_cap():
         "export the selection to a file instead"
     )
     assert isinstance(err.value, InputError)  # the app shows it like any one-line problem
-
-
-def test_clipboard_module_does_not_import_textual():
-    code = "import sys, digitmap_tui.clipboard; print('textual' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    assert result.stdout.strip() == "False"

@@ -8,8 +8,6 @@ import json
 import os
 import shlex
 import stat
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -520,18 +518,3 @@ def test_render_command_shape_as_text_and_plain_paths_unquoted():
 def test_render_command_rejects_a_box_without_four_numbers():
     with pytest.raises(ValueError, match="--box needs four numbers"):
         render_command(**dict(DEFAULTS, box=[0.0, 1.0]))
-
-
-# --------------------------------------------------------------------------- layering
-
-
-def test_export_module_does_not_import_textual():
-    code = "import sys, digitmap_tui.export; print('textual' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    assert result.stdout.strip() == "False"

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -583,13 +580,3 @@ def test_tile_segments_rejects_bad_input() -> None:
         tile_segments(np.zeros((2, 2, 2)), style="blocks", **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         tile_segments(np.zeros((2, 2)), style="sixel", **kw)  # type: ignore[arg-type]
-
-
-def test_import_loads_no_textual() -> None:
-    code = "import sys, digitmap_tui.glyphs; print('textual' in sys.modules)"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(glyphs.__file__)))
-    env = {**os.environ, "PYTHONPATH": root}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    assert out.stdout.strip() == "False"
