@@ -18,7 +18,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from digitmap_tui.glyphs import blank_tile, label_style, tile_segments
+from digitmap_tui.glyphs import TileCache, blank_tile, label_style, tile_segments
 from digitmap_tui.grid import EMPTY
 from digitmap_tui.widgets.wire import line_spans
 
@@ -56,9 +56,10 @@ class ImagePanel(Widget):
         self.tile_cols = 8
         self.tile_rows = 4  # image rows, the header line comes on top
         self.content = PanelContent(np.zeros((0, 0), dtype=np.int64), "", ())
-        self._tiles: LRUCache[tuple[int, str, int], list[list[Segment]]] = LRUCache(4096)
+        self._tiles: TileCache | None = None
         self._blank: list[list[Segment]] = []
-        self._custom: LRUCache[tuple[int, int], list[list[Segment]]] = LRUCache(256)
+        # Keyed by the content object itself (not its id(), which a later content may reuse).
+        self._custom: LRUCache[tuple[PanelContent, int], list[list[Segment]]] = LRUCache(256)
 
     def configure(
         self,
@@ -77,7 +78,7 @@ class ImagePanel(Widget):
         self.color = color
         self.tile_cols = tile_cols
         self.tile_rows = tile_rows
-        self._tiles.clear()
+        self._tiles = TileCache(images, labels, value_range, maxsize=4096)
         self._blank = blank_tile(tile_cols, tile_rows + 1)
         self.refresh()
 
@@ -130,27 +131,13 @@ class ImagePanel(Widget):
         return self.tile(index)
 
     def tile(self, index: int) -> list[list[Segment]]:
-        key = (index, self.style_name, self.tile_cols)
-        lines = self._tiles.get(key)
-        if lines is None:
-            assert self.images is not None
-            label = None if self.labels is None else int(self.labels[index])
-            lines = tile_segments(
-                self.images[index],
-                index=index,
-                label=label,
-                style=self.style_name,
-                value_range=self.value_range,
-                cols=self.tile_cols,
-                color=self.color,
-            )
-            self._tiles[key] = lines
-        return lines
+        assert self._tiles is not None, "configure() first"
+        return self._tiles.get(index, self.style_name, self.tile_cols, self.color)
 
     def custom_tile(self, i: int) -> list[list[Segment]]:
         """A tile for ``content.custom[i]``: its own image under its own header text."""
         image, header = self.content.custom[i]
-        key = (id(self.content), i)
+        key = (self.content, i)
         lines = self._custom.get(key)
         if lines is None:
             lines = tile_segments(
