@@ -175,9 +175,9 @@ def large_app(n: int, quality: bool = False) -> Any:
     """The explorer on ``n`` synthetic 8x8 images with a clustered precomputed embedding."""
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.cache import EmbeddingCache
-    from digitmap_tui.cli import Inputs
     from digitmap_tui.data import Dataset
     from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.inputs import Inputs
 
     xy, labels = clustered_points(n)
     dataset = Dataset(synthetic_images(labels), labels, f"synthetic-{n}")

@@ -47,9 +47,9 @@ def explore(directory: Path, quality: bool) -> dict[str, float]:
     """Open the app on the files in ``directory``; peak RSS (MB) before and after."""
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.cache import EmbeddingCache
-    from digitmap_tui.cli import Inputs
     from digitmap_tui.data import load_dataset, load_embedding
     from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.inputs import Inputs
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     dataset = load_dataset(directory / "images.npy", labels=str(directory / "labels.npy"))

@@ -611,7 +611,7 @@ class DigitmapApp(App[int]):
         self.query_one("#coords", StatusLine).set(text)
 
     def _update_title(self) -> None:
-        from digitmap_tui.cli import describe_source
+        from digitmap_tui.inputs import describe_source
 
         source = (
             describe_source(self.inputs)
@@ -1238,7 +1238,7 @@ class DigitmapApp(App[int]):
         )
 
     def _embedding_desc(self) -> str:
-        from digitmap_tui.cli import describe_source
+        from digitmap_tui.inputs import describe_source
 
         return (
             describe_source(self.inputs)
@@ -1325,7 +1325,7 @@ class DigitmapApp(App[int]):
         return store
 
     def action_bookmark_save(self) -> None:
-        from digitmap_tui.cli import bookmark_scope
+        from digitmap_tui.inputs import bookmark_scope
 
         def save(answer: str | None) -> None:
             if answer is None or not answer.strip():
@@ -1351,7 +1351,7 @@ class DigitmapApp(App[int]):
         self.push_screen(PromptScreen("Bookmark name:", "e.g. sevens"), save)
 
     def action_bookmarks(self) -> None:
-        from digitmap_tui.cli import bookmark_scope
+        from digitmap_tui.inputs import bookmark_scope
         from digitmap_tui.widgets.screens import BookmarksScreen
 
         store = self._bookmark_store()

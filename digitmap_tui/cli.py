@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-
-import numpy as np
 
 from digitmap_tui import __version__
 from digitmap_tui.errors import InputError
 
 if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not pay for them
-    from digitmap_tui.cache import EmbeddingCache
-    from digitmap_tui.data import Dataset
-    from digitmap_tui.embed import EmbedParams
+    import numpy as np
+
     from digitmap_tui.grid import Rect
+    from digitmap_tui.inputs import Inputs
     from digitmap_tui.render import RenderRequest
 
 SUBCOMMANDS = ("explore", "render", "embed")
@@ -64,7 +62,7 @@ def _float(flag: str):  # type: ignore[no-untyped-def]
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a number") from None
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a finite number")
         return value
 
@@ -195,127 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass
-class Inputs:
-    """Everything a command needs once the flags are checked and the files loaded."""
-
-    dataset: Dataset
-    params: EmbedParams
-    cache: EmbeddingCache
-    coords: np.ndarray | None  # from --embedding, else None until computed
-    embedding_path: str | None
-    data_path: str | None = None  # as typed, for the reproducible `digitmap render` command
-    labels_path: str | None = None
-    shape_text: str | None = None
-
-
-def load_inputs(args: argparse.Namespace) -> Inputs:
-    """Load the dataset (and a given embedding) and validate the embedding parameters."""
-    from digitmap_tui.cache import EmbeddingCache, default_cache_dir
-    from digitmap_tui.data import load_dataset, load_digits, load_embedding, parse_shape
-    from digitmap_tui.embed import EmbedParams
-
-    cache_dir: Path | None
-    if args.no_cache:
-        cache_dir = None
-    elif args.cache_dir:
-        cache_dir = Path(args.cache_dir).expanduser()
-        if cache_dir.exists() and not cache_dir.is_dir():
-            raise InputError(f"--cache-dir {args.cache_dir}: not a directory")
-    else:
-        cache_dir = default_cache_dir()
-    shape = parse_shape(args.shape) if args.shape else None
-    if args.data:
-        dataset = load_dataset(args.data, labels=args.labels, shape=shape)
-    else:
-        if args.labels or args.shape:
-            raise InputError("--labels and --shape need --data (the built-in digits have both)")
-        dataset = load_digits(cache_dir)
-    params = EmbedParams(
-        method=args.method.lower(),
-        seed=args.seed,
-        perplexity=args.perplexity,
-        n_neighbors=args.n_neighbors,
-        min_dist=args.min_dist,
-    )
-    coords = None
-    if args.embedding:
-        coords = load_embedding(args.embedding, dataset.n)
-    else:
-        params.validate(dataset.n)
-    return Inputs(
-        dataset,
-        params,
-        EmbeddingCache(cache_dir),
-        coords,
-        args.embedding,
-        data_path=_absolute(args.data),
-        labels_path=_absolute(args.labels),
-        shape_text=args.shape,
-    )
-
-
-def _absolute(path: str | None) -> str | None:
-    """An absolute path, so a reproducible command works from any directory."""
-    return None if path is None else str(Path(path).expanduser().absolute())
-
-
-def bookmark_scope(inputs: Inputs, params: object | None = None) -> str:
-    """Bookmarks are kept per dataset and embedding (method + parameters, or the file)."""
-    from digitmap_tui.bookmarks import scope_key
-
-    desc = describe_source(inputs) if params is None else str(params.describe())  # type: ignore[attr-defined]
-    return scope_key(inputs.dataset.fingerprint(), desc)  # type: ignore[attr-defined]
-
-
-def find_bookmark(inputs: Inputs, name: str) -> dict[str, Any]:
-    """The bookmark ``name`` for this dataset: the current embedding's first, then any method's."""
-    from digitmap_tui.bookmarks import BookmarkStore
-
-    store = BookmarkStore()
-    problem = store.load()
-    if problem:
-        sys.stderr.write(f"digitmap: warning: {problem}\n")
-    scope = bookmark_scope(inputs)
-    if name.strip() in store.names(scope):
-        return store.get(scope, name)
-    prefix = scope.split(":", 1)[0] + ":"
-    for key, _dataset, _embedding, _count in store.scopes():
-        if key.startswith(prefix) and name.strip() in store.names(key):
-            return store.get(key, name)
-    return store.get(scope, name)  # raises a one-line InputError listing the saved names
-
-
-def ensure_coords(inputs: Inputs, quiet: bool = False) -> np.ndarray:
-    """The embedding: given, cached, or computed now (progress on stderr when it is a terminal)."""
-    if inputs.coords is not None:
-        return inputs.coords
-    from digitmap_tui.jobs import get_or_compute
-
-    show = not quiet and sys.stderr.isatty()
-
-    def progress(fraction: float, phase: str) -> None:
-        if show:
-            sys.stderr.write(f"\r\x1b[2K{inputs.params.describe()}: {phase} {fraction:4.0%}")  # type: ignore[attr-defined]
-            sys.stderr.flush()
-
-    coords = get_or_compute(inputs.dataset, inputs.params, inputs.cache, progress=progress)
-    if show:
-        sys.stderr.write("\r\x1b[2K")
-        sys.stderr.flush()
-    inputs.coords = coords
-    return coords
-
-
-def describe_source(inputs: Inputs) -> str:
-    """The title's method part: the method and parameters, or the embedding file's name."""
-    if inputs.embedding_path:
-        return f"embedding {Path(inputs.embedding_path).name}"
-    return str(inputs.params.describe())  # type: ignore[attr-defined]
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from digitmap_tui.grid import Rect, parse_grid
+    from digitmap_tui.inputs import (
+        apply_bookmark_params,
+        describe_source,
+        ensure_coords,
+        find_bookmark,
+        load_inputs,
+    )
     from digitmap_tui.render import RenderRequest, render_json, render_text
 
     # The flags first: a bad --view must not wait for a large file to load.
@@ -365,6 +251,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> int:
     """``render --misfits``: every point unlike its k nearest map neighbours, most striking first."""
     from digitmap_tui.analysis import misfits
+    from digitmap_tui.inputs import describe_source
 
     labels = inputs.dataset.labels
     if labels is None:
@@ -394,19 +281,6 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
             f"{f.index:>5}  {f.label:>5}  {f.neighbour_label:>10}  {f.agreement:>9.0%}\n"
         )
     return 0
-
-
-def apply_bookmark_params(inputs: Inputs, state: dict[str, Any]) -> None:
-    """Use the bookmark's method and parameters (unless the map comes from --embedding)."""
-    from dataclasses import replace
-
-    if inputs.coords is not None:
-        return
-    params = state.get("params") or {}
-    wanted = ("seed", "perplexity", "n_neighbors", "min_dist")
-    fields = {k: v for k, v in dict(params).items() if k in wanted}
-    inputs.params = replace(inputs.params, method=str(state.get("method", "tsne")), **fields)
-    inputs.params.validate(inputs.dataset.n)
 
 
 def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> RenderRequest:
@@ -448,6 +322,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
             raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
         if not out.parent.is_dir():
             raise InputError(f"--out {args.out}: {out.parent} is not a directory")
+    from digitmap_tui.inputs import describe_source, ensure_coords, load_inputs
+
     inputs = load_inputs(args)
     coords = ensure_coords(inputs)
     if out is not None:
@@ -492,6 +368,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.grid import Rect, parse_grid
+    from digitmap_tui.inputs import apply_bookmark_params, find_bookmark, load_inputs
 
     # The flags first: a bad --view must not wait for a large file to load.
     options = ExploreOptions(

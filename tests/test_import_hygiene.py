@@ -22,6 +22,8 @@ CORE = [
     "digitmap_tui.bookmarks",
     "digitmap_tui.clipboard",
     "digitmap_tui.cli",
+    "digitmap_tui.inputs",
+    "digitmap_tui.text",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
 
@@ -35,3 +37,26 @@ def test_core_module_imports_no_textual_and_nothing_heavy(module):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{module} imports {out.stdout.strip()}"
+
+
+def test_cli_imports_neither_numpy_nor_textual():
+    """`digitmap --help`, `--version` and flag errors must not pay for numpy or Textual."""
+    code = (
+        "import sys, digitmap_tui.cli\n"
+        "print(','.join(m for m in ('numpy', 'textual', 'rich') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_app_does_not_import_the_cli():
+    """The explorer gets its inputs from digitmap_tui.inputs, never from the command line module."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "digitmap_tui"
+    for path in [package / "app.py", *sorted((package / "widgets").glob("*.py"))]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "digitmap_tui.cli", f"{path.name} imports digitmap_tui.cli"

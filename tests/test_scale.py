@@ -14,10 +14,10 @@ import numpy as np
 
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache
-from digitmap_tui.cli import Inputs
 from digitmap_tui.data import load_dataset
 from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import PointIndex, bin_points, bounds, list_select
+from digitmap_tui.inputs import Inputs
 from digitmap_tui.widgets.mapview import MapView
 from digitmap_tui.widgets.panel import ImagePanel
 from tests.factory import expected_slots
