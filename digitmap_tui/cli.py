@@ -11,7 +11,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -195,14 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from digitmap_tui.grid import Rect, parse_grid
-    from digitmap_tui.inputs import (
-        apply_bookmark_params,
-        describe_source,
-        ensure_coords,
-        find_bookmark,
-        load_inputs,
-    )
+    from digitmap_tui.inputs import apply_bookmark_params, ensure_coords, find_bookmark, load_inputs
     from digitmap_tui.render import RenderRequest, render_json, render_text
+    from digitmap_tui.session import Session
 
     # The flags first: a bad --view must not wait for a large file to load.
     request = RenderRequest(
@@ -224,10 +220,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     coords = ensure_coords(inputs, quiet=args.json)
     if args.misfits:
         return print_misfits(inputs, coords, args.k, args.json)
+    session = Session.from_inputs(inputs, request.state())
+    session.set_coords(coords)
     if args.json:
-        sys.stdout.write(
-            json.dumps(render_json(inputs.dataset, coords, request, describe_source(inputs))) + "\n"
-        )
+        sys.stdout.write(json.dumps(render_json(session)) + "\n")
         return 0
     from rich.console import Console
 
@@ -244,7 +240,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         highlight=False,
         soft_wrap=True,
     )
-    render_text(console, inputs.dataset, coords, request, describe_source(inputs))
+    render_text(console, session, request)
     return 0
 
 
@@ -284,26 +280,24 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
 
 
 def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> RenderRequest:
-    """A render request showing the bookmark's view, box, grid and modes (--view/--box win)."""
+    """A render request showing the bookmark's view, box, grid and modes (--view/--box win).
+
+    The saved state is checked as the flags are (a one-line error, exit 2) before anything
+    is printed.
+    """
     from dataclasses import replace
 
-    from digitmap_tui.grid import Rect
+    from digitmap_tui.session import State
 
-    def rect(value: Any) -> Rect | None:
-        try:
-            return Rect(*(float(v) for v in value))
-        except (TypeError, ValueError, InputError):
-            return None
-
-    grid = state.get("grid") or (4, 4)
+    saved = State.from_dict(state)
     return replace(
         request,
-        view=request.view or rect(state.get("view")),
-        box=request.box or rect(state.get("box")),
-        grid=(int(grid[0]), int(grid[1])),
-        list_mode=bool(state.get("list_mode", False)),
-        sort=str(state.get("sort", "x")),
-        mode=str(state.get("mode", "label")),
+        view=request.view or saved.view,
+        box=request.box or saved.box,
+        grid=saved.grid,
+        list_mode=saved.list_mode,
+        sort=saved.sort,
+        mode=saved.mode,
     )
 
 
@@ -385,11 +379,15 @@ def cmd_explore(args: argparse.Namespace) -> int:
     )
     inputs = load_inputs(args)
     if args.bookmark:
+        from digitmap_tui.session import State
+
         state = find_bookmark(inputs, args.bookmark)
         apply_bookmark_params(inputs, state)
+        State.from_dict(state, inputs.dataset.n)  # a bad saved state: one line, exit 2
         options = replace(options, bookmark=state)
     app = DigitmapApp(inputs, options)
-    app.run()
+    with stdout_on_terminal():
+        app.run()
     if args.print_selection or args.print_json:
         from digitmap_tui.export import format_selection
 
@@ -397,6 +395,33 @@ def cmd_explore(args: argparse.Namespace) -> int:
         sys.stdout.write(format_selection(app.selection, as_json=args.print_json))
         sys.stdout.flush()
     return int(app.return_code or 0)
+
+
+@contextmanager
+def stdout_on_terminal() -> Iterator[None]:
+    """While the explorer runs, file descriptor 1 is the terminal it draws on.
+
+    ``idx=$(digitmap --print-selection)`` redirects stdout; the UI draws on stderr, but the
+    terminal size is read from stdout, which then has none (80x24, and resizes ignored).
+    So stdout's descriptor is parked, the terminal put in its place, and the pipe given
+    back afterwards for the selection to be printed to it.
+    """
+    try:
+        redirected = not os.isatty(1) and os.isatty(2)
+    except OSError:
+        redirected = False
+    if not redirected:
+        yield
+        return
+    sys.stdout.flush()
+    parked = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(parked, 1)
+        os.close(parked)
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:

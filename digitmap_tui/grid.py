@@ -171,27 +171,30 @@ def inside(xy: np.ndarray, rect: Rect) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def list_select(
-    xy: np.ndarray, rect: Rect, labels: np.ndarray | None = None, sort: SortKey = "index"
+def sort_indices(
+    idx: np.ndarray, xy: np.ndarray, labels: np.ndarray | None = None, sort: SortKey = "index"
 ) -> np.ndarray:
-    """All points strictly inside ``rect``, sorted by index, x, y or label.
-
-    Sorting is stable, so equal keys stay in index order (the seed's ``argsort`` on x).
-    """
-    idx = inside(xy, rect)
-    if sort == "index" or len(idx) == 0:
+    """The list order, the one rule for every list: ``idx`` (ascending) stably sorted by
+    x, y, label or index, so equal keys stay in index order (the seed's ``argsort`` on x)."""
+    if sort not in SORT_KEYS:
+        raise InputError(f"--sort {sort!r}: choose one of {', '.join(SORT_KEYS)}")
+    if sort == "index" or len(idx) == 0 or (sort == "label" and labels is None):
         return idx
     if sort == "x":
         key = xy[idx, 0]
     elif sort == "y":
         key = xy[idx, 1]
-    elif sort == "label":
-        if labels is None:
-            return idx
-        key = labels[idx]
     else:
-        raise InputError(f"--sort {sort!r}: choose one of {', '.join(SORT_KEYS)}")
+        assert labels is not None
+        key = labels[idx]
     return idx[np.argsort(key, kind="stable")]
+
+
+def list_select(
+    xy: np.ndarray, rect: Rect, labels: np.ndarray | None = None, sort: SortKey = "index"
+) -> np.ndarray:
+    """All points strictly inside ``rect``, sorted by index, x, y or label (:func:`sort_indices`)."""
+    return sort_indices(inside(xy, rect), xy, labels, sort)
 
 
 def grid_select(xy: np.ndarray, rect: Rect, rows: int, cols: int) -> np.ndarray:
@@ -308,6 +311,13 @@ def label_histogram(labels: np.ndarray | None, idx: np.ndarray, n_labels: int) -
     if labels is None or n_labels == 0:
         return np.zeros(0, dtype=np.int64)
     return np.bincount(labels[idx], minlength=n_labels)
+
+
+def histogram_pairs(hist: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """``(label, count)`` of a label histogram, the one order every view uses: most common
+    first, ties by label; labels with no point left out."""
+    pairs = [(k, int(c)) for k, c in enumerate(np.asarray(hist).tolist()) if c]
+    return tuple(sorted(pairs, key=lambda t: (-t[1], t[0])))
 
 
 # ----- the spatial index: the same answers as above without a pass over all N points -----

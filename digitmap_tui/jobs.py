@@ -102,6 +102,8 @@ class EmbeddingJob:
         self._done = False
         self.cancelled = False
         self._finalizer: weakref.finalize | None = None
+        # poll() runs on a watcher thread while cancel() may come from the UI thread.
+        self._lock = threading.RLock()
 
     @property
     def done(self) -> bool:
@@ -163,8 +165,25 @@ class EmbeddingJob:
         # If the job is dropped without cancel(), still stop the child and remove the files.
         self._finalizer = weakref.finalize(self, _release, self._process, self._queue, workdir)
 
-    def poll(self) -> list[Event]:
-        """Events since the last call (non-blocking): Progress..., then Finished or Failed."""
+    def poll(self, timeout: float = 0.0) -> list[Event]:
+        """Events since the last call: Progress..., then Finished or Failed. Waits up to
+        ``timeout`` seconds for the first one (0: never blocks)."""
+        if timeout > 0 and not self._done and self._process is not None:
+            try:
+                queue_ = self._queue
+                first = queue_.get(timeout=timeout) if queue_ is not None else None
+            except (queue.Empty, EOFError, OSError, ValueError):
+                first = None
+            if first is not None:
+                with self._lock:
+                    if not self._done:
+                        event = self._translate(first)
+                        if event is not None:
+                            self._pending.append(event)
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list[Event]:
         events, self._pending = self._pending, []
         if self._done or self._process is None:
             return events
@@ -188,13 +207,20 @@ class EmbeddingJob:
 
     def cancel(self) -> None:
         """Stop the child now (SIGTERM, then SIGKILL after 0.2 s); nothing partial is cached."""
-        if self._done:
-            return
-        self.cancelled = True
-        self._done = True
-        if self._process is not None:
-            _stop_process(self._process)
-        self._close()
+        with self._lock:
+            if self._done:
+                return
+            self.cancelled = True
+            self._done = True
+            if self._process is not None:
+                _stop_process(self._process)
+            self._close()
+
+    def reap(self, timeout: float = 2.0) -> None:
+        """Wait for a finished child to exit (no zombie is left behind)."""
+        process = self._process
+        if process is not None and process.exitcode is None:
+            process.join(timeout)
 
     def _count_points(self) -> int:
         if isinstance(self._features, (str, Path)):

@@ -135,11 +135,14 @@ def overlay_box(
     box_w: int,
     box_h: int,
     color: bool = True,
+    corners: tuple[bool, bool, bool, bool] = (True, True, True, True),
 ) -> list[tuple[str, Style | None]]:
     """Cells of row ``y`` with the selection box drawn on them.
 
     Inside the box the cells keep their glyphs on a tinted background (what is under the box
-    stays readable); the four corners carry ``┌┐└┘`` so the box shows without colour too.
+    stays readable); the corners carry ``┌┐└┘`` so the box shows without colour too.
+    ``corners`` (top left, top right, bottom left, bottom right) leaves out the corners of a
+    box that goes on beyond the map's edge.
     """
     if not (box_row <= y < box_row + box_h):
         return cells
@@ -148,10 +151,11 @@ def overlay_box(
     top = y == box_row
     bottom = y == box_row + box_h - 1
     tint = Style(bgcolor=BOX_BG) if color else Style(reverse=True)
-    corners = box_w >= 2 and box_h >= 2
+    framed = box_w >= 2 and box_h >= 2
     for x in range(box_col, min(last_col + 1, len(out))):
         ch, style = out[x]
-        if corners and (top or bottom) and x in (box_col, last_col):
+        at = (2 * (not top) + (x == last_col)) if (top or bottom) else -1
+        if framed and at >= 0 and x in (box_col, last_col) and corners[at]:
             corner = ("┌┐" if top else "└┘")[x == last_col]
             out[x] = (corner, BOX_EDGE + tint)
         else:

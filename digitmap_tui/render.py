@@ -1,15 +1,16 @@
 """Headless rendering: the map of a view with the box on it, then the images in the box.
 
-Shared by ``digitmap render`` (text and JSON) and by the explorer's tests, so the picture a
-script gets and the one the app shows come from the same rules.
+The picture a script gets comes from the same session and panel plan as the explorer's
+(:mod:`digitmap_tui.session`, :mod:`digitmap_tui.panelplan`): the same default view and box,
+the same selection, grid and list order.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.segment import Segment
 from rich.text import Text
@@ -21,17 +22,11 @@ from digitmap_tui.glyphs import (
     tile_size,
     tiles_to_lines,
 )
-from digitmap_tui.grid import (
-    EMPTY,
-    Rect,
-    bin_points,
-    bounds,
-    grid_select,
-    label_histogram,
-    list_select,
-)
+from digitmap_tui.grid import EMPTY, Rect, histogram_pairs
 from digitmap_tui.maprender import MapPainter, legend_segments, merge_cells, overlay_box
-from digitmap_tui.selection import Box
+from digitmap_tui.panelplan import plan_panel
+from digitmap_tui.selection import Cells
+from digitmap_tui.session import Session, State
 
 TILE_MAX_COLS = 14
 
@@ -50,125 +45,114 @@ class RenderRequest:
     width: int | None = None
     height: int | None = None
 
+    def state(self) -> State:
+        return State(
+            view=self.view,
+            box=self.box,
+            grid=self.grid,
+            list_mode=self.list_mode,
+            sort=self.sort,  # type: ignore[arg-type]
+            mode=self.mode,
+        )
 
-@dataclass(frozen=True)
-class Resolved:
-    view: Rect
-    box: Rect
-    width: int
-    height: int
-    cell_box: Box
 
-
-def resolve(
-    coords: np.ndarray, request: RenderRequest, term_size: tuple[int, int] = (100, 30)
-) -> Resolved:
-    """Fill in the defaults: the whole map as view, the middle fifth as box, the terminal size."""
+def map_size(request: RenderRequest, term_size: tuple[int, int] = (100, 30)) -> tuple[int, int]:
+    """The map's cells: as asked, else the terminal's size (within sensible bounds)."""
     width = request.width or max(20, min(term_size[0], 200))
     height = request.height or max(8, min(term_size[1] - 4, 60))
-    view = request.view or bounds(coords)
-    if request.box is not None:
-        box = request.box
-        cell_box = Box.from_rect(box, view, width, height)
-    else:
-        cell_box = Box.default(width, height)
-        box = cell_box.rect(view, width, height)
-    return Resolved(view, box, width, height, cell_box)
+    return width, height
 
 
-def selection_indices(
-    coords: np.ndarray, labels: np.ndarray | None, box: Rect, request: RenderRequest
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """(grid or None, list) for the box: exactly the engine's two rules."""
-    chosen = list_select(coords, box, labels, request.sort)  # type: ignore[arg-type]
-    grid = None if request.list_mode else grid_select(coords, box, *request.grid)
-    return grid, chosen
+def histogram_text(pairs: tuple[tuple[int, int], ...]) -> str:
+    """``7:11 3:1 9:1``: labels by count, most common first."""
+    return " ".join(f"{k}:{c}" for k, c in pairs)
 
 
-def render_json(
-    dataset: Any, coords: np.ndarray, request: RenderRequest, source: str
-) -> dict[str, Any]:
+def render_json(session: Session) -> dict[str, Any]:
     """One JSON-ready object for scripts: the view, the box, the grid and the selection."""
-    r = resolve(coords, request, (request.width or 100, (request.height or 26) + 4))
-    labels = dataset.labels
-    grid, chosen = selection_indices(coords, labels, r.box, request)
-    hist = label_histogram(labels, chosen, dataset.n_labels)
-    out: dict[str, Any] = {
-        "dataset": dataset.name,
-        "n": int(dataset.n),
-        "embedding": source,
-        "view": r.view.as_list(),
-        "box": r.box.as_list(),
-        "grid_size": list(request.grid),
+    st = session.state
+    sel = session.selection()
+    grid = None if st.list_mode else sel.grid(*st.grid)
+    chosen = sel.sorted(st.sort)
+    return {
+        "dataset": session.source.dataset,
+        "n": session.source.n,
+        "embedding": session.describe(),
+        "view": session.view.as_list(),
+        "box": session.box.as_list(),
+        "grid_size": list(st.grid),
         "grid": None
         if grid is None
         else [[None if v == EMPTY else int(v) for v in row] for row in grid.tolist()],
-        "sort": request.sort,
-        "selection": [int(i) for i in chosen],
+        "sort": st.sort,
+        "indices": [int(i) for i in chosen],
         "count": len(chosen),
-        "labels": {str(k): int(v) for k, v in enumerate(hist) if v},
+        "labels": {str(k): c for k, c in sorted(histogram_pairs(sel.histogram))},
     }
-    return out
 
 
-def histogram_text(hist: np.ndarray) -> str:
-    """``7:11 3:1 9:1``: labels by count, most common first."""
-    order = sorted((int(c), k) for k, c in enumerate(hist) if c)
-    return " ".join(f"{k}:{c}" for c, k in sorted(order, key=lambda t: (-t[0], t[1])))
-
-
-def render_text(
-    console: Console, dataset: Any, coords: np.ndarray, request: RenderRequest, source: str
-) -> None:
+def render_text(console: Console, session: Session, request: RenderRequest) -> None:
     """Print the title, the map with the box, the coordinates, the legend and the images."""
-    r = resolve(coords, request, (console.width, console.height))
+    width, height = map_size(request, (console.width, console.height))
     color = console.color_system is not None
-    labels = dataset.labels
-    binned = bin_points(coords, labels, r.view, r.width, r.height, dataset.n_labels or None)
-    painter = MapPainter(binned, request.mode, color=color)
-    console.print(Text(f"digitmap · {dataset.name} ({dataset.n}) · {source}", style="bold"))
-    cb = r.cell_box
-    for y in range(r.height):
-        cells = overlay_box(painter.row_cells(y), y, cb.col, cb.row, cb.width, cb.height, color)
-        _print_segments(console, merge_cells(cells))
-    v, b = r.view, r.box
+    ds = session.dataset
+    st = session.state
+    v, b = session.view, session.box
+    assert session.index is not None
+    painter = MapPainter(session.index.bin(v, width, height), st.mode, color=color)
     console.print(
-        f"view x {v.x0:.4g} … {v.x1:.4g}  y {v.y0:.4g} … {v.y1:.4g}    "
-        f"box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
+        Text(f"digitmap · {session.source.dataset} ({session.source.n}) · {session.describe()}",
+             style="bold")
+    )  # fmt: skip
+    span = Cells(v, width, height).span(b)
+    for y in range(height):
+        cells = painter.row_cells(y)
+        if span is not None:
+            corners = (
+                not (span.cut_left or span.cut_top), not (span.cut_right or span.cut_top),
+                not (span.cut_left or span.cut_bottom), not (span.cut_right or span.cut_bottom),
+            )  # fmt: skip
+            cells = overlay_box(cells, y, span.col, span.row, span.width, span.height, color,
+                                corners)  # fmt: skip
+        _print_segments(console, merge_cells(cells))
+    console.print(
+        Text(
+            f"view x {v.x0:.4g} … {v.x1:.4g}  y {v.y0:.4g} … {v.y1:.4g}    "
+            f"box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
+        )
     )
-    _print_segments(console, legend_segments(dataset.n_labels, request.mode, color))
-    grid, chosen = selection_indices(coords, labels, r.box, request)
-    hist = label_histogram(labels, chosen, dataset.n_labels)
+    _print_segments(console, legend_segments(ds.n_labels, st.mode, color))
     # Half blocks only with 256 colours or more: at 16 their greys collapse into blotches.
     style = request.glyphs or glyph_style_for(console)
-    cols, rows = tile_size(dataset.image_shape, style, TILE_MAX_COLS)
-    lo_hi = dataset.value_range()
-    images = dataset.images
+    cols, rows = tile_size(ds.image_shape, style, TILE_MAX_COLS)
+    sel = session.selection()
+    if st.list_mode:
+        per_row = max(1, (width + 1) // (cols + 1))
+        plan = plan_panel(session, (max(1, math.ceil(sel.count / per_row)), per_row))
+        head = f"list · {sel.count} points in box, sorted by {st.sort}"
+    else:
+        plan = plan_panel(session, st.grid)
+        head = f"grid {st.grid[0]}×{st.grid[1]} · {sel.count} points in box"
+    console.print()
+    console.print(Text(f"{head} · {histogram_text(plan.histogram)}"))
+    lo_hi = ds.value_range()
+    labels = ds.labels
 
     def tile(i: int) -> list[list[Segment]]:
+        if i == EMPTY:
+            return blank_tile(cols, rows + 1)
         label = None if labels is None else int(labels[i])
         return tile_segments(
-            images[i], index=i, label=label, style=style, value_range=lo_hi, cols=cols, color=color
-        )
+            ds.images[i], index=i, label=label, style=style, value_range=lo_hi, cols=cols,
+            color=color,
+        )  # fmt: skip
 
-    console.print()
-    if grid is not None:
-        console.print(
-            f"grid {grid.shape[0]}×{grid.shape[1]} · {len(chosen)} points in box · {histogram_text(hist)}"
-        )
-        for row in grid:
-            tiles = [blank_tile(cols, rows + 1) if i == EMPTY else tile(int(i)) for i in row]
-            for line in tiles_to_lines(tiles):
-                _print_segments(console, line)
-    else:
-        console.print(
-            f"list · {len(chosen)} points in box, sorted by {request.sort} · {histogram_text(hist)}"
-        )
-        per_row = max(1, (r.width + 1) // (cols + 1))
-        for start in range(0, len(chosen), per_row):
-            tiles = [tile(int(i)) for i in chosen[start : start + per_row]]
-            for line in tiles_to_lines(tiles):
-                _print_segments(console, line)
+    for row in plan.slots:
+        if st.list_mode and not (row >= 0).any():
+            continue
+        tiles = [tile(int(i)) for i in row if not (st.list_mode and i == EMPTY)]
+        for line in tiles_to_lines(tiles):
+            _print_segments(console, line)
 
 
 def _print_segments(console: Console, segments: list[Segment]) -> None:

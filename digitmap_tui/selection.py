@@ -1,95 +1,183 @@
-"""The selection box and the view: move, resize, clamp, zoom and pan; pure arithmetic.
+"""The box and the view in data coordinates, and their cells on a map: pure arithmetic.
 
-The box lives on the map's character grid (whole cells, so every key press moves it by one
-visible step) and is converted to data coordinates for the selections. The view is a
-:class:`~digitmap_tui.grid.Rect` in data coordinates.
+The selection box is a rectangle in the embedding's own coordinates (the seed's
+``np.where(x0 < x < x1 & y0 < y < y1)``): zooming, panning, resizing the terminal or the panel
+never changes it. Only moving or resizing the box does, by whole cells of the current map
+(one key press is one visible step), or drawing it with the mouse. The map draws the box at
+cell resolution: the cells the rectangle touches (:meth:`Cells.span`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from digitmap_tui.grid import Rect
+import numpy as np
+
+from digitmap_tui.grid import Rect, bounds
 
 #: Smallest share of the full extent a view may zoom to (keeps floats meaningful).
 MIN_ZOOM_SPAN = 1e-6
+#: How far out the view may zoom, as a multiple of the full extent.
+MAX_ZOOM_OUT = 4.0
+#: The initial view: the points' bounds plus this share of their extent on each side.
+VIEW_MARGIN = 0.03
+#: Float slack, in cells, when deciding which cells a box edge falls into: a box moved by
+#: whole cells stays on cell boundaries even after the rounding of many moves.
+EDGE_SLACK = 1e-6
+
+
+def initial_view(coords: np.ndarray) -> Rect:
+    """The view an embedding opens with: its bounds plus a fixed margin; nothing else."""
+    return bounds(coords, margin=VIEW_MARGIN)
+
+
+def default_box(view: Rect) -> Rect:
+    """The middle fifth of ``view`` (the box an embedding opens with)."""
+    cx, cy = view.center
+    w, h = view.width / 5, view.height / 5
+    return Rect(cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
 
 
 @dataclass(frozen=True)
-class Box:
-    """A box of whole character cells on a ``map_w x map_h`` map, always inside it."""
+class Span:
+    """The cells a box covers on a map, clipped to it; ``cut_*`` say which sides go on
+    beyond the map (the box is larger than the view, or partly out of it)."""
 
     col: int
     row: int
     width: int
     height: int
+    cut_left: bool = False
+    cut_right: bool = False
+    cut_top: bool = False
+    cut_bottom: bool = False
 
-    def clamped(self, map_w: int, map_h: int) -> Box:
-        """The same box moved (and if needed shrunk) to lie inside the map."""
-        w = max(1, min(self.width, map_w))
-        h = max(1, min(self.height, map_h))
-        col = max(0, min(self.col, map_w - w))
-        row = max(0, min(self.row, map_h - h))
-        return Box(col, row, w, h)
+    @property
+    def cols(self) -> range:
+        return range(self.col, self.col + self.width)
 
-    def moved(self, dx: int, dy: int, map_w: int, map_h: int) -> Box:
-        """Moved by ``dx`` columns and ``dy`` rows (down is positive), clamped to the map."""
-        return Box(self.col + dx, self.row + dy, self.width, self.height).clamped(map_w, map_h)
-
-    def resized(self, dw: int, dh: int, map_w: int, map_h: int) -> Box:
-        """Grown by ``dw`` columns and ``dh`` rows (at least 1x1), clamped to the map."""
-        w = max(1, min(self.width + dw, map_w - self.col))
-        h = max(1, min(self.height + dh, map_h - self.row))
-        return Box(self.col, self.row, w, h).clamped(map_w, map_h)
-
-    def centered_on(self, col: int, row: int, map_w: int, map_h: int) -> Box:
-        """The same size, centred on the cell ``(col, row)`` as far as the map allows."""
-        return Box(col - self.width // 2, row - self.height // 2, self.width, self.height).clamped(
-            map_w, map_h
-        )
-
-    def rect(self, view: Rect, map_w: int, map_h: int) -> Rect:
-        """The box's region in data coordinates (row 0 is the top of the view)."""
-        px = view.width / map_w
-        py = view.height / map_h
-        return Rect(
-            view.x0 + self.col * px,
-            view.x0 + (self.col + self.width) * px,
-            view.y1 - (self.row + self.height) * py,
-            view.y1 - self.row * py,
-        )
+    @property
+    def rows(self) -> range:
+        return range(self.row, self.row + self.height)
 
     def contains_cell(self, col: int, row: int) -> bool:
         return self.col <= col < self.col + self.width and self.row <= row < self.row + self.height
 
+
+@dataclass(frozen=True)
+class Cells:
+    """A map of ``width x height`` character cells over ``view``; row 0 at the top."""
+
+    view: Rect
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"a map needs at least 1x1 cells, got {self.width}x{self.height}")
+
     @property
-    def rows_spanned(self) -> range:
-        return range(self.row, self.row + self.height)
+    def pitch(self) -> tuple[float, float]:
+        """Data units per cell, (x, y)."""
+        return self.view.width / self.width, self.view.height / self.height
 
-    @classmethod
-    def from_rect(cls, rect: Rect, view: Rect, map_w: int, map_h: int) -> Box:
-        """The whole-cell box nearest to a data region, clamped to the map."""
-        px = view.width / map_w
-        py = view.height / map_h
+    def rect(self, col0: int, row0: int, col1: int, row1: int) -> Rect:
+        """The data rectangle of the cells ``[col0, col1) x [row0, row1)``."""
+        px, py = self.pitch
+        v = self.view
+        return Rect(v.x0 + col0 * px, v.x0 + col1 * px, v.y1 - row1 * py, v.y1 - row0 * py)
 
-        def cells(offset: float, pitch: float, n: int) -> int:
-            # Clamped before rounding: a region far outside a tiny view is ±inf cells away.
-            return round(min(max(offset / pitch, -1.0), n + 1.0))
+    def center_of(self, col: int, row: int) -> tuple[float, float]:
+        """The data coordinates of a cell's centre."""
+        px, py = self.pitch
+        return self.view.x0 + (col + 0.5) * px, self.view.y1 - (row + 0.5) * py
 
-        c0 = cells(rect.x0 - view.x0, px, map_w)
-        c1 = cells(rect.x1 - view.x0, px, map_w)
-        r0 = cells(view.y1 - rect.y1, py, map_h)
-        r1 = cells(view.y1 - rect.y0, py, map_h)
-        c0, c1 = max(0, min(c0, map_w - 1)), max(0, min(c1, map_w))
-        r0, r1 = max(0, min(r0, map_h - 1)), max(0, min(r1, map_h))
-        return cls(c0, r0, max(1, c1 - c0), max(1, r1 - r0)).clamped(map_w, map_h)
+    def cell_of(self, x: float, y: float) -> tuple[int, int] | None:
+        """The cell holding the data point ``(x, y)`` (binning's rule), or None outside."""
+        px, py = self.pitch
+        col = math.floor((x - self.view.x0) / px)
+        row = math.floor((self.view.y1 - y) / py)
+        if 0 <= col < self.width and 0 <= row < self.height:
+            return col, row
+        return None
 
-    @classmethod
-    def default(cls, map_w: int, map_h: int) -> Box:
-        """A box a fifth of the map wide and tall, in the middle."""
-        w = max(1, map_w // 5)
-        h = max(1, map_h // 5)
-        return cls((map_w - w) // 2, (map_h - h) // 2, w, h)
+    def span(self, box: Rect) -> Span | None:
+        """The cells ``box`` touches, clipped to the map; None when it is out of view."""
+        px, py = self.pitch
+        v = self.view
+        c0 = math.floor((box.x0 - v.x0) / px + EDGE_SLACK)
+        c1 = math.ceil((box.x1 - v.x0) / px - EDGE_SLACK)
+        r0 = math.floor((v.y1 - box.y1) / py + EDGE_SLACK)
+        r1 = math.ceil((v.y1 - box.y0) / py - EDGE_SLACK)
+        c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)  # a box thinner than a cell still shows
+        cc0, cc1 = max(c0, 0), min(c1, self.width)
+        rr0, rr1 = max(r0, 0), min(r1, self.height)
+        if cc0 >= cc1 or rr0 >= rr1:
+            return None
+        return Span(
+            cc0, rr0, cc1 - cc0, rr1 - rr0, c0 < 0, c1 > self.width, r0 < 0, r1 > self.height
+        )
+
+    def direction_of(self, box: Rect) -> str:
+        """An arrow from the view's centre towards ``box`` (for a box out of view)."""
+        bx, by = box.center
+        v = self.view
+        dx = -1 if bx < v.x0 else (1 if bx > v.x1 else 0)
+        dy = -1 if by < v.y0 else (1 if by > v.y1 else 0)
+        return ARROWS[(dx, dy)]
+
+
+ARROWS = {
+    (-1, 1): "↖", (0, 1): "↑", (1, 1): "↗",
+    (-1, 0): "←", (0, 0): "·", (1, 0): "→",
+    (-1, -1): "↙", (0, -1): "↓", (1, -1): "↘",
+}  # fmt: skip
+
+
+def move_box(box: Rect, dx: int, dy: int, cells: Cells, world: Rect | None = None) -> Rect:
+    """``box`` moved by ``dx`` cells right and ``dy`` cells down (its size unchanged).
+
+    With ``world`` (the region the points live in), a move stops where the box would
+    leave it entirely: the box can reach every point, never wander off into nothing.
+    """
+    px, py = cells.pitch
+    x0, y0 = box.x0 + dx * px, box.y0 - dy * py
+    if world is not None:
+        x0 = _clamp_start(x0, box.width, world.x0, world.x1, box.x0)
+        y0 = _clamp_start(y0, box.height, world.y0, world.y1, box.y0)
+    return Rect(x0, x0 + box.width, y0, y0 + box.height)
+
+
+def _clamp_start(start: float, size: float, lo: float, hi: float, was: float) -> float:
+    """``start`` kept so that ``[start, start + size]`` still overlaps ``[lo, hi]``;
+    a box already outside may move back in but not further out."""
+    lo_limit = min(lo - size * 0.5, was)
+    hi_limit = max(hi - size * 0.5, was)
+    return min(max(start, lo_limit), hi_limit)
+
+
+def resize_box(box: Rect, dw: int, dh: int, cells: Cells) -> Rect:
+    """``box`` grown by ``dw`` cells to the right and ``dh`` cells downwards (negative
+    shrinks); never below one cell of the current map, unless it already was smaller."""
+    px, py = cells.pitch
+    w = max(box.width + dw * px, min(box.width, px))
+    h = max(box.height + dh * py, min(box.height, py))
+    return Rect(box.x0, box.x0 + w, box.y1 - h, box.y1)
+
+
+def box_from_cells(col0: int, row0: int, col1: int, row1: int, cells: Cells) -> Rect:
+    """The rectangle a mouse drag from cell ``(col0, row0)`` to ``(col1, row1)`` covers
+    (both cells included, in any order)."""
+    c0, c1 = sorted((col0, col1))
+    r0, r1 = sorted((row0, row1))
+    return cells.rect(c0, r0, c1 + 1, r1 + 1)
+
+
+def centered(box: Rect, x: float, y: float) -> Rect:
+    """``box``'s size, centred on ``(x, y)``."""
+    w, h = box.width, box.height
+    return Rect(x - w / 2, x + w / 2, y - h / 2, y + h / 2)
 
 
 def zoom(
@@ -107,29 +195,55 @@ def zoom(
     w = view.width * factor
     h = view.height * factor
     if limit is not None:
-        w = min(max(w, limit.width * MIN_ZOOM_SPAN), limit.width * 4)
-        h = min(max(h, limit.height * MIN_ZOOM_SPAN), limit.height * 4)
+        w = min(max(w, limit.width * MIN_ZOOM_SPAN), limit.width * MAX_ZOOM_OUT)
+        h = min(max(h, limit.height * MIN_ZOOM_SPAN), limit.height * MAX_ZOOM_OUT)
     return Rect(cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
 
 
-def pan(view: Rect, dx_cells: int, dy_cells: int, map_w: int, map_h: int) -> Rect:
+def pan(view: Rect, dx_cells: int, dy_cells: int, cells: Cells) -> Rect:
     """The view moved by whole cells (``dy_cells`` positive moves down), so bins stay aligned."""
-    dx = dx_cells * view.width / map_w
-    dy = -dy_cells * view.height / map_h
+    px, py = cells.pitch
+    dx = dx_cells * px
+    dy = -dy_cells * py
     return Rect(view.x0 + dx, view.x1 + dx, view.y0 + dy, view.y1 + dy)
 
 
-def fit(rect: Rect, map_w: int, map_h: int, cell_aspect: float = 2.0) -> Rect:
-    """``rect`` widened in one direction so that data units look square on the terminal.
+def zoom_to(box: Rect, margin: float = 0.1) -> Rect:
+    """A view showing ``box`` with a margin around it (so its frame is drawn inside)."""
+    mx, my = box.width * margin, box.height * margin
+    return Rect(box.x0 - mx, box.x1 + mx, box.y0 - my, box.y1 + my)
 
-    A terminal cell is about twice as tall as wide (``cell_aspect``), so a ``map_w x map_h``
-    map shows ``map_w : map_h * cell_aspect`` in data units.
+
+def follow(view: Rect, box: Rect, cells: Cells) -> Rect:
+    """The view panned by whole cells, as little as possible, so that ``box`` is in it.
+
+    Used after a key moves the box to the edge of the map: the map scrolls with it, as a
+    cursor scrolls a page. A box larger than the view leaves the view where it is.
     """
-    want = map_w / (map_h * cell_aspect)
-    have = rect.width / rect.height
-    cx, cy = rect.center
-    if have < want:
-        w = rect.height * want
-        return Rect(cx - w / 2, cx + w / 2, rect.y0, rect.y1)
-    h = rect.width / want
-    return Rect(rect.x0, rect.x1, cy - h / 2, cy + h / 2)
+    if box.width > view.width or box.height > view.height:
+        return view
+    px, py = cells.pitch
+    dx = 0
+    if box.x0 < view.x0:
+        dx = -math.ceil((view.x0 - box.x0) / px - EDGE_SLACK)
+    elif box.x1 > view.x1:
+        dx = math.ceil((box.x1 - view.x1) / px - EDGE_SLACK)
+    dy = 0
+    if box.y1 > view.y1:
+        dy = -math.ceil((box.y1 - view.y1) / py - EDGE_SLACK)
+    elif box.y0 < view.y0:
+        dy = math.ceil((view.y0 - box.y0) / py - EDGE_SLACK)
+    return view if dx == 0 and dy == 0 else pan(view, dx, dy, cells)
+
+
+def contains(outer: Rect, inner: Rect) -> bool:
+    """Whether ``inner`` lies inside ``outer`` (edges included)."""
+    return (
+        outer.x0 <= inner.x0 and inner.x1 <= outer.x1 and outer.y0 <= inner.y0
+        and inner.y1 <= outer.y1
+    )  # fmt: skip
+
+
+def hull(a: Rect, b: Rect) -> Rect:
+    """The smallest rectangle holding both."""
+    return Rect(min(a.x0, b.x0), max(a.x1, b.x1), min(a.y0, b.y0), max(a.y1, b.y1))

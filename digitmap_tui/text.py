@@ -7,8 +7,9 @@ is sent (``ESC ] 52`` writes the clipboard, ``ESC ] 0`` retitles the window, a l
 or ``VT`` overwrites what was printed), and a line separator splits what is promised to be
 one line; so those characters are shown as escapes (``\\x1b``, ``\\u2028``) instead.
 
-:func:`markup` additionally escapes Rich markup, for the few places that build a markup
-string; everywhere else untrusted text goes into a Rich ``Text`` (never parsed as markup).
+:func:`markup` additionally escapes markup, for the one place that takes a markup string
+(the explorer's notifications, parsed by Textual); everywhere else untrusted text goes into a
+Rich ``Text`` or Textual ``Content`` (never parsed as markup).
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def one_line(text: object) -> str:
 
 
 def markup(text: object) -> str:
-    """:func:`safe` and escaped for Rich markup: ``[b]`` is shown, never interpreted."""
-    from rich.markup import escape
+    """:func:`safe` and escaped for Textual's markup: ``[b]`` is shown, never interpreted.
 
-    return escape(safe(text))
+    Textual reads ``[`` after a backslash as a plain bracket and drops that backslash, so
+    every bracket gets one: ``\\[`` in the text comes back as ``\\[``, ``[`` as ``[``.
+    """
+    return safe(text).replace("[", "\\[")

@@ -190,7 +190,7 @@ def test_twin_map(snap_compare, cache_dir):
     from tests.factory import fixed_coords
 
     app = make_app(cache_dir)
-    key = embedding_key(app.dataset.fingerprint(), EmbedParams(method="umap"))
+    key = embedding_key(app.session.dataset.fingerprint(), EmbedParams(method="umap"))
     app.inputs.cache.store(key, fixed_coords() * np.array([-1.0, 1.0]), {})
     assert snap_compare(app, terminal_size=(160, 40), run_before=keys("w"))
 

@@ -30,17 +30,19 @@ def make_app(
     precomputed: bool = False,
     method: str = "tsne",
     quality: bool = False,
+    store: bool = True,
 ) -> DigitmapApp:
     """An explorer on the built-in digits with the fixed t-SNE map already in its cache.
 
     With ``precomputed`` the coordinates come in as ``--embedding`` would bring them; otherwise
-    they are stored in the (isolated) cache so the app finds them as a user's second start does.
+    they are stored in the (isolated) cache so the app finds them as a user's second start does
+    (unless ``store`` is False: then the app computes the embedding itself).
     """
     dataset = load_digits(cache_dir)
     params = EmbedParams(method=method)
     cache = EmbeddingCache(cache_dir)
     xy = fixed_coords() if coords is None else coords
-    if not precomputed:
+    if not precomputed and store:
         from digitmap_tui.cache import embedding_key
 
         cache.store(embedding_key(dataset.fingerprint(), params), xy, {"fixture": True})
@@ -53,47 +55,61 @@ def make_app(
     return app
 
 
-def expected_slots(app: DigitmapApp) -> np.ndarray:
-    """What the panel must show for the current box, by the engine's own rules.
+def explorer(app: DigitmapApp):
+    """The explorer screen (under any dialog)."""
+    return app.explorer
 
-    Grid mode: the seed grid of the box (or, as mean grid, a custom tile ``-2 - k`` for each
-    non-empty cell in reading order), cut to the rows that fit. List mode, or a subset shown
-    as a list (misfits, a split): the current page in the list order, padded with -1.
-    """
-    from digitmap_tui.analysis import grid_mean_images
-    from digitmap_tui.grid import grid_select, list_select
-    from digitmap_tui.widgets.mapview import MapView
+
+def shown_slots(app: DigitmapApp) -> np.ndarray:
+    """What the panel shows now."""
     from digitmap_tui.widgets.panel import ImagePanel
 
-    base = app.screen_stack[0]  # the explorer's screen, even under a dialog
-    m = base.query_one("#map", MapView)
-    panel = base.query_one(ImagePanel)
-    rect = m.box_rect()
-    coords = app.coords
-    labels = app.dataset.labels
-    assert coords is not None and rect is not None
-    subset = getattr(app, "subset", None)
-    if app.list_mode or subset is not None:
-        if subset is None:
-            chosen = list_select(coords, rect, labels, app.sort)  # type: ignore[arg-type]
-        else:
-            chosen = np.sort(np.asarray(subset, dtype=np.int64))
-            key = {"x": coords[chosen, 0], "y": coords[chosen, 1]}.get(app.sort)
-            if key is None and app.sort == "label" and labels is not None:
-                key = labels[chosen]
-            if key is not None:
-                chosen = chosen[np.argsort(key, kind="stable")]
-        rows, cols = panel.fit()
-        per_page = rows * cols
-        page = chosen[app.page * per_page : (app.page + 1) * per_page]
+    return app.explorer.query_one(ImagePanel).content.slots
+
+
+def expected_slots(app: DigitmapApp) -> np.ndarray:
+    """What the panel must show for the current state, by the seed's rules computed here from
+    the plain definitions (no spatial index, no panel plan): an independent check.
+
+    Grid mode: the seed grid of the box (``grid_select``), the marked point in the cell that
+    holds it (by floor division), cut to the rows and columns that fit; as mean grid, a custom tile ``-2 - k``
+    for each non-empty cell in reading order. List mode, or a picked sub-cluster: the current
+    page in list order (``np.argsort(kind="stable")`` on x, y or label), padded with -1.
+    """
+    from digitmap_tui.analysis import grid_mean_images
+    from digitmap_tui.grid import grid_select, inside
+    from digitmap_tui.widgets.panel import ImagePanel
+
+    s = app.session
+    st = s.state
+    panel = app.explorer.query_one(ImagePanel)
+    rows_fit, cols_fit = panel.fit()
+    coords, labels, box = s.coords, s.dataset.labels, s.box
+    assert coords is not None
+    if st.list_mode or s.subset is not None:
+        chosen = np.sort(np.asarray(s.subset if s.subset is not None else inside(coords, box)))
+        key = {"x": coords[chosen, 0], "y": coords[chosen, 1]}.get(st.sort)
+        if key is None and st.sort == "label" and labels is not None:
+            key = labels[chosen]
+        if key is not None:
+            chosen = chosen[np.argsort(key, kind="stable")]
+        per_page = rows_fit * cols_fit
+        page = chosen[st.page * per_page : (st.page + 1) * per_page]
         slots = np.full(per_page, -1, dtype=np.int64)
         slots[: len(page)] = page
-        return slots.reshape(rows, cols)
-    rows_fit, _ = panel.fit()
-    if getattr(app, "mean_grid", False):
-        _, counts = grid_mean_images(coords, app.dataset.features(), rect, *app.grid_shape)
+        return slots.reshape(rows_fit, cols_fit)
+    if st.mean_grid:
+        _, counts = grid_mean_images(coords, s.dataset.features(), box, *st.grid)
         full = np.full(counts.shape, -1, dtype=np.int64)
         nonempty = np.flatnonzero(counts.ravel() > 0)
         full.ravel()[nonempty] = -2 - np.arange(len(nonempty))
-        return full[:rows_fit]
-    return grid_select(coords, rect, *app.grid_shape)[:rows_fit]
+        return full[:rows_fit, :cols_fit]
+    grid = grid_select(coords, box, *st.grid)
+    mark = st.mark
+    if mark is not None and len(inside(coords[mark : mark + 1], box)):
+        rows, cols = st.grid
+        x, y = coords[mark]
+        col = int(min(max((x - box.x0) / box.width * cols, 0), cols - 1))
+        row = int(min(max((box.y1 - y) / box.height * rows, 0), rows - 1))
+        grid[row, col] = mark
+    return grid[:rows_fit, :cols_fit]

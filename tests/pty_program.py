@@ -84,6 +84,7 @@ class PtyProgram:
         env: dict[str, str],
         size: tuple[int, int] = (120, 40),
         lifetime: float = 60.0,
+        stdout: int | None = None,
     ) -> None:
         self.size = size
         self.deadline = time.monotonic() + lifetime
@@ -97,7 +98,7 @@ class PtyProgram:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "digitmap_tui", *args],
                 stdin=slave,
-                stdout=slave,
+                stdout=slave if stdout is None else stdout,
                 stderr=slave,
                 cwd=REPO_ROOT,
                 env=env,
@@ -130,6 +131,15 @@ class PtyProgram:
 
     def _deadline(self, timeout: float) -> float:
         return min(time.monotonic() + timeout, self.deadline)
+
+    def resize(self, size: tuple[int, int]) -> None:
+        """Resize the terminal, as a terminal window does (the program gets SIGWINCH)."""
+        import signal
+
+        self.size = size
+        self.screen.resize(size[1], size[0])
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        os.killpg(self.proc.pid, signal.SIGWINCH)
 
     def send(self, keys: str) -> None:
         """Type ``keys`` as the terminal sends them (see :data:`KEYS`)."""

@@ -10,11 +10,10 @@ from digitmap_tui.analysis import grid_mean_images, knn_accuracy, misfits, pixel
 from digitmap_tui.cache import embedding_key
 from digitmap_tui.cli import main
 from digitmap_tui.embed import EmbedParams
+from digitmap_tui.grid import inside
 from digitmap_tui.widgets.insight import InspectorScreen, SplitScreen
-from digitmap_tui.widgets.mapview import MapView
-from digitmap_tui.widgets.panel import ImagePanel
 from digitmap_tui.widgets.screens import ChoiceScreen
-from tests.factory import TSNE_FIXTURE, fixed_coords, make_app
+from tests.factory import TSNE_FIXTURE, fixed_coords, make_app, shown_slots
 
 
 async def _settle(app, pilot) -> None:
@@ -24,17 +23,18 @@ async def _settle(app, pilot) -> None:
 
 async def test_next_misfit_jumps_to_a_point_unlike_its_neighbours(cache_dir):
     app = make_app(cache_dir)
-    expected = misfits(fixed_coords(), app.dataset.labels, k=10)
+    expected = misfits(fixed_coords(), app.session.dataset.labels, k=10)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("n")
         await _settle(app, pilot)
-        m = app.query_one(MapView)
-        assert m.marked == expected[0].index
-        assert m.box.contains_cell(*m.cell_of_point(expected[0].index))
+        s = app.session
+        assert s.state.mark == expected[0].index
+        assert expected[0].index in inside(s.coords, s.box)
+        assert expected[0].index in shown_slots(app)
         await pilot.press("n", "N", "N")
         await pilot.pause()
-        assert m.marked == expected[-1].index
+        assert s.state.mark == expected[-1].index
 
 
 async def test_misfit_list_has_the_seed_three_among_the_sevens(cache_dir):
@@ -49,7 +49,7 @@ async def test_misfit_list_has_the_seed_three_among_the_sevens(cache_dir):
         i = app.screen.rows.index(row)
         await pilot.press(*(["down"] * i), "enter")
         await pilot.pause()
-        assert app.query_one(MapView).marked == 1118
+        assert app.session.state.mark == 1118
         assert 1118 in app.selection
 
 
@@ -59,11 +59,11 @@ async def test_misfit_highlight_toggles(cache_dir):
         await pilot.pause()
         await pilot.press("exclamation_mark")
         await _settle(app, pilot)
-        expected = sorted(f.index for f in misfits(fixed_coords(), app.dataset.labels))
-        assert sorted(app.query_one(MapView).highlight.tolist()) == expected
+        expected = sorted(f.index for f in misfits(fixed_coords(), app.session.dataset.labels))
+        assert sorted(app.explorer.map.frame.highlight.tolist()) == expected
         await pilot.press("escape")
         await pilot.pause()
-        assert app.query_one(MapView).highlight is None
+        assert app.explorer.map.frame.highlight is None
 
 
 async def test_render_misfits_json_lists_1118(cache_dir, capsys):
@@ -90,13 +90,13 @@ async def test_inspector_shows_pixel_neighbours_and_marks_them(cache_dir):
         await pilot.pause()
         assert isinstance(app.screen, InspectorScreen)
         assert app.screen.index == 1118
-        near = pixel_neighbours(app.dataset.features(), 1118, k=8)
+        near = pixel_neighbours(app.session.dataset.features(), 1118, k=8)
         assert [n[0] for n in app.screen.neighbours] == near.tolist()
-        assert sorted(app.query_one(MapView).highlight.tolist()) == sorted(near.tolist())
+        assert sorted(app.explorer.map.frame.highlight.tolist()) == sorted(near.tolist())
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, InspectorScreen)
-        assert app.query_one(MapView).highlight is None
+        assert app.explorer.map.frame.highlight is None
 
 
 async def test_split_the_ones_and_pick_a_sub_cluster(cache_dir):
@@ -106,7 +106,7 @@ async def test_split_the_ones_and_pick_a_sub_cluster(cache_dir):
         await pilot.press("c", "1", "enter")
         await pilot.pause()
         ones = app.selection
-        assert (app.dataset.labels[ones] == 1).mean() > 0.8
+        assert (app.session.dataset.labels[ones] == 1).mean() > 0.8
         await pilot.press("slash")
         await _settle(app, pilot)
         assert isinstance(app.screen, SplitScreen)
@@ -116,16 +116,16 @@ async def test_split_the_ones_and_pick_a_sub_cluster(cache_dir):
         assert max(np.abs(means[0] - m).max() for m in means[1:]) > 2.0  # different shapes
         await pilot.press("2")
         await pilot.pause()
-        members = np.asarray(app.last_split.clusters[1].members)
-        assert app.subset is not None and sorted(app.subset.tolist()) == sorted(members.tolist())
-        panel = app.query_one(ImagePanel)
-        assert panel.content.title.startswith("sub-cluster 2/")
-        shown = panel.content.slots[panel.content.slots >= 0]
-        assert set(shown.tolist()) <= set(members.tolist())
-        assert sorted(app.query_one(MapView).highlight.tolist()) == sorted(members.tolist())
+        members = np.asarray(app.explorer.last_split.clusters[1].members)
+        s = app.session
+        assert s.subset is not None and sorted(s.subset.tolist()) == sorted(members.tolist())
+        assert app.explorer.plan.title.startswith("sub-cluster 2/")
+        shown = shown_slots(app)
+        assert set(shown[shown >= 0].tolist()) <= set(members.tolist())
+        assert sorted(app.explorer.map.frame.highlight.tolist()) == sorted(members.tolist())
         await pilot.press("escape")
         await pilot.pause()
-        assert app.subset is None
+        assert s.subset is None
 
 
 async def test_mean_grid_shows_each_cells_mean_image(cache_dir):
@@ -134,10 +134,9 @@ async def test_mean_grid_shows_each_cells_mean_image(cache_dir):
         await pilot.pause()
         await pilot.press("L", "L", "J", "a")
         await pilot.pause()
-        panel = app.query_one(ImagePanel)
-        rect = app.query_one(MapView).box_rect()
-        means, counts = grid_mean_images(app.coords, app.dataset.features(), rect, *app.grid_shape)
-        content = panel.content
+        s = app.session
+        means, counts = grid_mean_images(s.coords, s.dataset.features(), s.box, *s.state.grid)
+        content = app.explorer.plan
         assert content.title.startswith("mean grid")
         shown = 0
         for (r, c), slot in np.ndenumerate(content.slots):
@@ -151,7 +150,7 @@ async def test_mean_grid_shows_each_cells_mean_image(cache_dir):
         assert shown > 0
         await pilot.press("a")
         await pilot.pause()
-        assert panel.content.title.startswith("grid")
+        assert app.explorer.plan.title.startswith("grid")
 
 
 async def test_twin_map_links_the_selection(cache_dir):
@@ -159,25 +158,26 @@ async def test_twin_map_links_the_selection(cache_dir):
     # The twin's UMAP map, already in the cache (a fixed stand-in: the mirrored t-SNE map).
     other = fixed_coords() * np.array([-1.0, 1.0])
     app.inputs.cache.store(
-        embedding_key(app.dataset.fingerprint(), EmbedParams(method="umap")), other, {}
+        embedding_key(app.session.dataset.fingerprint(), EmbedParams(method="umap")), other, {}
     )
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
         await pilot.press("w")
         await _settle(app, pilot)
-        twin = app.query_one("#twin", MapView)
-        assert app.twin_method == "umap" and twin.display
-        assert np.array_equal(twin.coords, other)
-        assert sorted(twin.highlight.tolist()) == sorted(app.selection.tolist())
+        e = app.explorer
+        twin = e.twin
+        assert e.twin_method == "umap" and twin.display
+        assert np.array_equal(twin.frame.index.xy, other)
+        assert sorted(twin.frame.highlight.tolist()) == sorted(app.selection.tolist())
         # A mirror keeps every neighbourhood.
-        assert app.twin_overlap is not None and np.allclose(app.twin_overlap, 1.0)
+        assert e.twin_overlap is not None and np.allclose(e.twin_overlap, 1.0)
         await pilot.press("l", "l")
         await pilot.pause()
-        assert sorted(twin.highlight.tolist()) == sorted(app.selection.tolist())
-        assert "twin: umap" in app.query_one("#coords").plain
+        assert sorted(twin.frame.highlight.tolist()) == sorted(app.selection.tolist())
+        assert "twin: umap" in e.query_one("#coords").plain
         await pilot.press("w")
         await pilot.pause()
-        assert app.twin_method is None and not twin.display
+        assert e.twin_method is None and not twin.display
 
 
 async def test_quality_figures_in_the_title_and_cached(cache_dir):
@@ -185,9 +185,9 @@ async def test_quality_figures_in_the_title_and_cached(cache_dir):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await _settle(app, pilot)
-        title = str(app.query_one("#title").render())
+        title = app.explorer.query_one("#title").plain
         assert "trustworthiness 0.99" in title
-        acc = knn_accuracy(fixed_coords(), app.dataset.labels, k=10)
+        acc = knn_accuracy(fixed_coords(), app.session.dataset.labels, k=10)
         assert f"10-NN accuracy {acc:.1%}" in title
     files = list((cache_dir / "embeddings").glob("*.quality.json"))
     assert len(files) == 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from digitmap_tui.bookmarks import BookmarkStore
 from digitmap_tui.cli import main
 from digitmap_tui.grid import Rect, list_select
-from digitmap_tui.widgets.mapview import MapView
 from digitmap_tui.widgets.screens import BookmarksScreen
 from tests.factory import TSNE_FIXTURE, make_app
 
@@ -28,8 +28,8 @@ async def test_export_round_trip_matches_the_engine_list_rule(cache_dir, tmp_pat
         await pilot.press("e")
         await pilot.pause()
         await _type_path(pilot, out)
-        box = app.query_one(MapView).box_rect()
-        expected = list_select(app.coords, box, app.dataset.labels, app.sort)
+        s = app.session
+        expected = list_select(s.coords, s.box)
         assert out.exists()
         assert np.load(out, allow_pickle=False).tolist() == expected.tolist()
         before = out.read_bytes()
@@ -52,6 +52,7 @@ async def test_export_json_carries_provenance_and_command(cache_dir, tmp_path, c
     record = json.loads(out.read_text())
     assert record["indices"] == selection
     assert record["method"] == "tsne" and record["dataset"] == "digits"
+    assert record["box"] == app.session.box.as_list()
     assert record["command"].startswith("digitmap render")
     # The command reproduces the same selection from the cache.
     import shlex
@@ -59,7 +60,7 @@ async def test_export_json_carries_provenance_and_command(cache_dir, tmp_path, c
     argv = [*shlex.split(record["command"])[1:], "--json", "--list", "--sort", "index"]
     assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert sorted(printed["selection"]) == sorted(selection)
+    assert sorted(printed["indices"]) == sorted(selection)
 
 
 async def test_copy_selection_writes_osc52(cache_dir):
@@ -77,27 +78,27 @@ async def test_bookmark_save_jump_and_render(cache_dir, capsys):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("l", "l", "l", "J", "m")
-        saved_box = app.query_one(MapView).box_rect()
+        saved_box = app.session.box
         await pilot.press("b")
         await pilot.pause()
         await pilot.press(*"sevens", "enter")
         await pilot.pause()
         await pilot.press("h", "h", "h", "h", "h", "m", "m")
         await pilot.pause()
-        assert app.query_one(MapView).box_rect() != saved_box
+        assert app.session.box != saved_box
         await pilot.press("B")
         await pilot.pause()
         assert isinstance(app.screen, BookmarksScreen)
         await pilot.press("enter")
         await pilot.pause()
-        restored = app.query_one(MapView).box_rect()
-        assert restored.center == __import__("pytest").approx(saved_box.center, abs=1e-6)
-        assert app.query_one(MapView).mode == "density"
+        assert app.session.box == saved_box
+        assert app.session.state.mode == "density"
     store = BookmarkStore()
     assert any("sevens" in store.names(key) for key, *_ in store.scopes())
     assert main(["render", "--bookmark", "sevens", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert Rect(*printed["box"]).center == __import__("pytest").approx(saved_box.center, abs=1e-6)
+    assert Rect(*printed["box"]) == saved_box
+    assert printed["box"] == pytest.approx(saved_box.as_list())
 
 
 async def test_bookmark_missing_is_one_line_exit_2(cache_dir, capsys):

@@ -171,5 +171,37 @@ def test_render_json_grid_is_the_engines_grid(tmp_path):
     expected = grid_select(coords, rect, 3, 5)
     assert out["grid"] == [[None if v == EMPTY else int(v) for v in row] for row in expected]
     labels = load_digits(tmp_path / "cache").labels
-    assert out["selection"] == list_select(coords, rect, labels, "x").tolist()
+    assert out["indices"] == list_select(coords, rect, labels, "x").tolist()
     assert np.count_nonzero(expected != EMPTY) > 0, "the box must hold points to mean anything"
+
+
+def test_print_selection_into_a_pipe_draws_at_the_terminal_size(cache_dir):
+    """``idx=$(digitmap --print-selection)``: stdout is a pipe, yet the UI fills the terminal
+    it draws on and follows its resizes; the indices arrive in the pipe at exit."""
+    import os
+
+    seed_cache(cache_dir)
+    size = (140, 44)
+    read_end, write_end = os.pipe()
+    try:
+        env = program_env(cache_dir, size)
+        del env["COLUMNS"], env["LINES"]  # the size comes from the terminal, as in a shell
+        with PtyProgram(["--print-selection"], env, size, stdout=write_end) as prog:
+            os.close(write_end)
+            write_end = -1
+            prog.wait_for(lambda p: "Quit" in p.lines()[-1], 60, "the footer on the last row")
+            assert TITLE in prog.lines()[0]
+            prog.resize((100, 30))
+            prog.wait_for(lambda p: "Quit" in p.lines()[29], 20, "the footer after a resize")
+            prog.send("q")
+            assert prog.wait_exit(20) == 0
+            printed = b""
+            while chunk := os.read(read_end, 65536):
+                printed += chunk
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    lines = printed.decode().split()
+    assert lines and all(line.isdigit() for line in lines)
+    assert b"\x1b" not in printed  # the pipe carries the indices only

@@ -8,7 +8,7 @@ export, bookmark, screenshot) get random text, then Enter or Escape. After each 
 
 * the app is still running and raised nothing (it runs with ``debug=True``, so an exception
   ends it instead of becoming a notification);
-* the box lies inside the map;
+* the box is a data rectangle, the selection is exactly the points strictly inside it;
 * the panel shows exactly what the engine's rules give for the current box;
 * at the end, back on the main screen, ``q`` quits with return code 0.
 
@@ -30,15 +30,16 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from textual import events as tevents
-from textual.binding import Binding
 
-from digitmap_tui.app import MIN_HEIGHT, MIN_WIDTH, DigitmapApp, ExploreOptions
+from digitmap_tui import keymap
+from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache, embedding_key
 from digitmap_tui.data import load_digits
 from digitmap_tui.embed import EmbedParams
-from digitmap_tui.widgets.mapview import MapView
-from digitmap_tui.widgets.panel import ImagePanel
-from tests.factory import expected_slots, fixed_coords, make_app
+from digitmap_tui.grid import inside
+from digitmap_tui.selection import Cells
+from digitmap_tui.widgets.explorer import MIN_HEIGHT, MIN_WIDTH
+from tests.factory import expected_slots, fixed_coords, make_app, shown_slots
 
 #: Actions the fuzzer must not trigger by key: quitting ends the example early.
 EXCLUDED_ACTIONS = {"quit"}
@@ -55,11 +56,11 @@ PROMPT_ALPHABET = "0123456789 ,#-.[]/abcxyz"
 
 
 def bound_keys() -> list[str]:
-    """Every key the explorer binds (read from its BINDINGS, so new keys are fuzzed too)."""
-    keys: set[str] = {"C"}  # key_C: ask again for the cluster label
-    for binding in DigitmapApp.BINDINGS:
-        if isinstance(binding, Binding) and binding.action not in EXCLUDED_ACTIONS:
-            keys.update(k.strip() for k in binding.key.split(","))
+    """Every key the explorer binds (read from the key table, so new keys are fuzzed too)."""
+    keys: set[str] = set()
+    for _, key in keymap.all_keys():
+        if key.action not in EXCLUDED_ACTIONS:
+            keys.update(k.strip() for k in key.keys.split(","))
     return sorted(keys)
 
 
@@ -119,16 +120,16 @@ def check_invariants(app: DigitmapApp, where: str) -> None:
     w, h = app.size
     small = w < MIN_WIDTH or h < MIN_HEIGHT
     assert base.has_class("too-small") == small, f"{where}: 'too small' shown wrongly at {w}x{h}"
-    m = base.query_one("#map", MapView)
-    if small or m.box is None or app.coords is None:
+    s = app.session
+    if small or not s.ready:
         # Hidden behind the "too small" message, or never had room to draw: nothing to check.
         return
-    w, h = m.map_size
-    b = m.box
-    assert b.width >= 1 and b.height >= 1, f"{where}: empty box {b}"
-    assert b.col >= 0 and b.col + b.width <= w, f"{where}: box {b} outside map {w}x{h}"
-    assert b.row >= 0 and b.row + b.height <= h, f"{where}: box {b} outside map {w}x{h}"
-    slots = base.query_one(ImagePanel).content.slots
+    b = s.box
+    assert b.x0 < b.x1 and b.y0 < b.y1, f"{where}: empty box {b}"
+    assert app.selection.tolist() == (
+        s.subset.tolist() if s.subset is not None else inside(s.coords, b).tolist()
+    ), f"{where}: the selection is not the points in the box"
+    slots = shown_slots(app)
     want = expected_slots(app)
     assert np.array_equal(slots, want), f"{where}: panel {slots.tolist()} != rules {want.tolist()}"
 
@@ -271,3 +272,88 @@ def test_fuzz_long(tmp_path, monkeypatch):
         f" ({rate:.1f} events/s); by kind {tally.kinds}"
     )
     assert tally.events >= 10_000
+
+
+# ----- the box is a data rectangle ---------------------------------------------------------------
+VIEW_EVENTS = (
+    "plus", "minus", "z", "0", "ctrl+left", "ctrl+right", "ctrl+up", "ctrl+down", "W", "A", "S",
+    "D", "m", "g", "s", "[", "]", "{", "}", "pagedown", "pageup", "a", "question_mark", "escape",
+    "resize", "wheel",
+)  # fmt: skip
+BOX_EVENTS = ("left", "right", "up", "down", "H", "J", "K", "L")
+MOVES = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+SIZES = {"H": (-1, 0), "L": (1, 0), "K": (0, -1), "J": (0, 1)}
+
+
+async def _play_box_rule(cache_dir: Path, data: Any) -> None:
+    app = make_app(cache_dir, ExploreOptions(color=True, debug=True))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        s = app.session
+        for step in range(25):
+            kind = data.draw(st.sampled_from(("view",) * 3 + ("box",)), label="kind")
+            before_box, before = s.box, app.selection.tolist()
+            if kind == "view":
+                event = data.draw(st.sampled_from(VIEW_EVENTS), label="view event")
+                if event == "resize":
+                    w = data.draw(st.integers(MIN_WIDTH, 220), label="w")
+                    h = data.draw(st.integers(MIN_HEIGHT, 70), label="h")
+                    await pilot.resize_terminal(w, h)
+                elif event == "wheel":
+                    up = data.draw(st.booleans(), label="up")
+                    cls = tevents.MouseScrollUp if up else tevents.MouseScrollDown
+                    await pilot._post_mouse_events([cls], "#map", (5, 5))
+                else:
+                    await pilot.press(event)
+                await pilot.pause()
+                if app.screen is not app.explorer:
+                    await pilot.press("escape")
+                    await pilot.pause()
+                # Nothing about the box was asked to change: neither the box nor its points do.
+                assert s.box == before_box, f"step {step}: {event} moved the box"
+                assert app.selection.tolist() == before, f"step {step}: {event} changed it"
+            else:
+                key = data.draw(st.sampled_from(BOX_EVENTS), label="box event")
+                cells = Cells(s.view, *app.explorer.map.map_size)
+                px, py = cells.pitch
+                await pilot.press(key)
+                await pilot.pause()
+                b = s.box
+                if key in MOVES:
+                    dx, dy = MOVES[key]
+                    want_x0, want_y0 = before_box.x0 + dx * px, before_box.y0 - dy * py
+                    # A move stops where the box's centre would leave the data.
+                    if b.x0 != pytest.approx(want_x0) or b.y0 != pytest.approx(want_y0):
+                        assert b == before_box, f"step {step}: {key} moved it elsewhere"
+                    assert b.width == pytest.approx(before_box.width)
+                else:
+                    dw, dh = SIZES[key]
+                    assert b.x0 == before_box.x0 and b.y1 == before_box.y1
+                    want_w = max(before_box.width + dw * px, min(before_box.width, px))
+                    want_h = max(before_box.height + dh * py, min(before_box.height, py))
+                    assert (b.width, b.height) == pytest.approx((want_w, want_h))
+                # The selection is the seed's np.where on the new rectangle.
+                assert app.selection.tolist() == inside(s.coords, b).tolist()
+            assert np.array_equal(shown_slots(app), expected_slots(app)), f"step {step}"
+        await pilot.press("q")
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+)
+@given(data=st.data())
+def test_only_box_keys_change_the_selection_and_exactly_by_the_rectangle_rule(data: Any) -> None:
+    """Zoom, pan, reset, zoom-to-box, resizes, grid, mode and panel changes, a dialog: the
+    selected indices never change. Moves and resizes change them exactly as the data
+    rectangle says."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache_dir = Path(tmp) / "cache"
+        cache_dir.mkdir()
+        asyncio.run(_play_box_rule(cache_dir, data))

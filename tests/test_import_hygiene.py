@@ -24,6 +24,9 @@ CORE = [
     "digitmap_tui.cli",
     "digitmap_tui.inputs",
     "digitmap_tui.text",
+    "digitmap_tui.session",
+    "digitmap_tui.panelplan",
+    "digitmap_tui.keymap",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
 

@@ -95,6 +95,47 @@ def test_pca_job_finishes_caches_and_cleans_up(
         job.start()
 
 
+def test_a_finished_job_is_reaped_not_left_a_zombie(
+    small: np.ndarray, cache: EmbeddingCache
+) -> None:
+    job = EmbeddingJob(small, EmbedParams("pca"), cache, KEY)
+    job.start()
+    pid = job.pid
+    assert pid is not None
+    events: list[Event] = []
+    while not job.done:
+        events += job.poll(timeout=0.1)  # the explorer's watcher blocks like this
+    assert isinstance(events[-1], Finished)
+    job.reap()
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "State:\tZ" not in status.read_text()
+
+
+def test_cancel_from_another_thread_while_polling_is_safe(
+    small: np.ndarray, cache: EmbeddingCache
+) -> None:
+    import threading
+
+    job = EmbeddingJob(small, EmbedParams("tsne", perplexity=10), cache, KEY)
+    job.start()
+    errors: list[BaseException] = []
+
+    def watch() -> None:
+        try:
+            while not job.done:
+                job.poll(timeout=0.05)
+        except BaseException as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(0.3)
+    job.cancel()
+    watcher.join(5)
+    assert not watcher.is_alive() and errors == []
+    assert cache.load(KEY) is None
+
+
 def test_tsne_job_reports_monotonic_progress_to_one(
     small: np.ndarray, cache: EmbeddingCache, capfd: pytest.CaptureFixture[str]
 ) -> None:

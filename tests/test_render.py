@@ -11,6 +11,7 @@ from digitmap_tui.cli import _join_negative_values, main
 from digitmap_tui.data import load_digits
 from digitmap_tui.grid import EMPTY, Rect, grid_select, list_select
 from digitmap_tui.render import RenderRequest, render_json, render_text
+from digitmap_tui.session import Session
 from tests.factory import TSNE_FIXTURE, fixed_coords
 
 
@@ -18,12 +19,13 @@ def test_render_json_grid_and_selection_follow_the_rules(cache_dir):
     ds = load_digits(cache_dir)
     xy = fixed_coords()
     box = Rect(-7, 14, -16, 8)
-    out = render_json(ds, xy, RenderRequest(box=box, grid=(3, 5), sort="y"), "t-SNE")
+    request = RenderRequest(box=box, grid=(3, 5), sort="y")
+    out = render_json(Session.of(ds, xy, request.state()))
     grid = grid_select(xy, box, 3, 5)
     assert out["grid"] == [[None if v == EMPTY else int(v) for v in row] for row in grid]
-    assert out["selection"] == list_select(xy, box, ds.labels, "y").tolist()
+    assert out["indices"] == list_select(xy, box, ds.labels, "y").tolist()
     assert out["box"] == [-7, 14, -16, 8]
-    assert sum(out["labels"].values()) == out["count"] == len(out["selection"])
+    assert sum(out["labels"].values()) == out["count"] == len(out["indices"])
     assert json.dumps(out)  # plain JSON types only
 
 
@@ -31,10 +33,11 @@ def test_render_text_plain_shows_title_map_box_and_tiles(cache_dir):
     ds = load_digits(cache_dir)
     console = Console(file=io.StringIO(), width=100, color_system=None, force_terminal=False)
     box = Rect(-7, 14, -16, 8)
-    render_text(console, ds, fixed_coords(), RenderRequest(box=box, width=60, height=20), "t-SNE")
+    request = RenderRequest(box=box, width=60, height=20)
+    render_text(console, Session.of(ds, fixed_coords(), request.state()), request)
     text = console.file.getvalue()
     lines = text.splitlines()
-    assert lines[0] == "digitmap · digits (1797) · t-SNE"
+    assert lines[0] == "digitmap · digits (1797) · t-SNE perplexity 30 seed 0"
     assert "┌" in text and "┘" in text  # the box on the map
     first = int(grid_select(fixed_coords(), box, 4, 4)[0, 0])
     assert f"{first} " in text and "L:" in text

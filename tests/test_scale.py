@@ -11,6 +11,7 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache
@@ -18,9 +19,9 @@ from digitmap_tui.data import load_dataset
 from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import PointIndex, bin_points, bounds, list_select
 from digitmap_tui.inputs import Inputs
-from digitmap_tui.widgets.mapview import MapView
-from digitmap_tui.widgets.panel import ImagePanel
-from tests.factory import expected_slots
+from digitmap_tui.selection import Cells
+from digitmap_tui.widgets.status import ProgressLine
+from tests.factory import expected_slots, shown_slots
 
 N, SIDE = 70_000, 28
 
@@ -40,7 +41,7 @@ def mnist_like(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-async def test_mnist_sized_images_embed_with_progress_and_show_14_column_tiles(tmp_path, cache_dir):
+async def test_mnist_sized_images_embed_with_progress_and_tiles_that_fit(tmp_path, cache_dir):
     images, labels = mnist_like(N)
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "labels.npy", labels)
@@ -52,41 +53,42 @@ async def test_mnist_sized_images_embed_with_progress_and_show_14_column_tiles(t
     async with app.run_test(size=(120, 40)) as pilot:
         progress_seen = []
         deadline = time.monotonic() + 120
-        while app.coords is None and time.monotonic() < deadline:
-            row = app.query_one("#progress-row")
-            if row.has_class("running") and row.display:
-                progress_seen.append(str(app.query_one("#progress-label").render()))
+        s = app.session
+        while not s.ready and time.monotonic() < deadline:
+            bar = app.explorer.query_one(ProgressLine)
+            if bar.has_class("running") and bar.display:
+                progress_seen.append(bar.label)
             await asyncio.sleep(0.05)
-        assert app.coords is not None, "PCA of 70,000 images did not finish"
+        assert s.ready, "PCA of 70,000 images did not finish"
         assert progress_seen and "PCA" in progress_seen[0]
         await pilot.pause()
-        m = app.query_one(MapView)
-        panel = app.query_one(ImagePanel)
-        m.center_on_point(0)  # strokes embed as a ring: start the box on points
+        e = app.explorer
+        panel = e.panel
+        e.go_to(0)  # strokes embed as a ring: start the box on points
         await pilot.pause()
-        start = m.box
-        assert start is not None
+        start = s.box
+        px, py = Cells(s.view, *e.map.map_size).pitch
         await pilot.press("right", "right", "down")
         await pilot.pause()
-        assert m.box is not None
-        assert (m.box.col, m.box.row) == (start.col + 2, start.row + 1)
-        assert np.array_equal(panel.content.slots, expected_slots(app))
-        rect = m.box_rect()
-        assert rect is not None
-        assert len(app.selection) == len(list_select(app.coords, rect))
-        # 28x28 pixels downsampled to 14 columns x 7 rows of half blocks, under a header.
-        assert (panel.tile_cols, panel.tile_rows) == (14, 7)
-        shown = [int(i) for i in panel.content.slots.ravel() if i >= 0]
+        assert s.box.x0 == pytest.approx(start.x0 + 2 * px)
+        assert s.box.y0 == pytest.approx(start.y0 - py)
+        assert np.array_equal(shown_slots(app), expected_slots(app))
+        assert len(app.selection) == len(list_select(s.coords, s.box))
+        # 28x28 pixels downsampled to half blocks that fit four columns in the panel (at most
+        # half of 120 columns): 13 columns x 7 rows, under a header; no tile is cut.
+        assert (panel.tile_cols, panel.tile_rows) == (13, 7)
+        assert 4 * (panel.tile_cols + 1) - 1 <= panel.size.width
+        shown = [int(i) for i in shown_slots(app).ravel() if i >= 0]
         assert shown
         tile = panel.tile(shown[0])
         assert len(tile) == 8
-        assert all(sum(len(s.text) for s in line) == 14 for line in tile)
-        assert any("▀" in s.text or "▄" in s.text for line in tile[1:] for s in line)
+        assert all(sum(len(seg.text) for seg in line) == 13 for line in tile)
+        assert any("▀" in seg.text or "▄" in seg.text for line in tile[1:] for seg in line)
         # the map's bins are the definition's, from the index built once for these points
-        w, h = m.map_size
-        expected = bin_points(app.coords, dataset.labels, m.view, w, h, dataset.n_labels)
-        assert m._binned is not None
-        assert np.array_equal(m._binned.counts, expected.counts)
+        w, h = e.map.map_size
+        expected = bin_points(s.coords, dataset.labels, s.view, w, h, dataset.n_labels)
+        assert e.map._binned is not None
+        assert np.array_equal(e.map._binned.counts, expected.counts)
 
 
 def test_index_at_a_million_points_agrees_with_the_full_pass():

@@ -1,8 +1,15 @@
-"""Insight screens: the point inspector and the split of a selection into sub-clusters."""
+"""Insight: misfits, the point inspector, splits, mean grids, the twin map and map quality.
+
+:class:`InsightActions` holds the explorer's insight actions (mixed into the explorer screen);
+the screens below show their results. The computations themselves are pure functions in
+:mod:`digitmap_tui.analysis`, run in worker threads that post their results back.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Group
@@ -15,6 +22,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from digitmap_tui.glyphs import label_style, tile_segments, tiles_to_lines
+from digitmap_tui.text import markup
+
+if TYPE_CHECKING:
+    from digitmap_tui.session import Session
+    from digitmap_tui.widgets.mapview import MapView
+    from digitmap_tui.widgets.panel import ImagePanel
+
+#: A point is "torn" when it keeps fewer than this share of its neighbours in the twin map.
+TORN = 0.3
 
 
 def lines_to_text(lines: list[list[Segment]]) -> Text:
@@ -200,3 +216,395 @@ class SplitScreen(ModalScreen[int | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class InsightActions:
+    """The explorer's insight actions; mixed into :class:`ExplorerScreen`, whose ``session``,
+    ``sync``, ``say``, ``run_analysis`` and widgets they use."""
+
+    session: Session
+    app: Any
+    _twin_frame: Any
+
+    if TYPE_CHECKING:
+
+        @property
+        def map(self) -> MapView: ...
+        @property
+        def twin(self) -> MapView: ...
+        @property
+        def panel(self) -> ImagePanel: ...
+
+        def sync(self) -> None: ...
+        def say(self, message: str, *, severity: str = ..., timeout: float = ...) -> None: ...
+        def run_analysis(self, kind: str, key: Any, compute: Any) -> None: ...
+        def go_to(self, index: int) -> None: ...
+        def twin_view(self, coords: np.ndarray) -> Any: ...
+
+    def init_insight(self) -> None:
+        self.misfits: dict[str, list[Any]] = {}
+        self.misfit_pos = -1
+        self.show_misfits = False
+        self._after_misfits: tuple[str, int] | None = None
+        self.quality: dict[str, dict[str, float]] = {}
+        self.twin_method: str | None = None
+        self.twin_overlap: np.ndarray | None = None
+        self.show_torn = False
+        self.last_split: Any = None
+
+    def _map_name(self) -> str:
+        s = self.session
+        if s.source.embedding:
+            return "embedding"
+        return f"{s.params.method}-preview" if s.preview else s.params.method
+
+    def embedding_changed(self) -> None:
+        """A new map: misfits and highlights of the old one no longer apply."""
+        self.misfit_pos = -1
+        self.show_misfits = False
+        self.show_torn = False
+        self.start_quality()
+        if self.twin_method is not None:
+            self._start_overlap()
+
+    def clear_insight(self) -> None:
+        self.show_misfits = False
+        self.show_torn = False
+
+    def _refresh_highlight(self) -> None:
+        """What the map emphasises: a picked sub-cluster, torn points, or the misfits."""
+        s = self.session
+        if s.subset is not None:
+            s.set_highlight(s.subset, "subset")
+        elif self.show_torn and self.twin_overlap is not None:
+            s.set_highlight(np.flatnonzero(self.twin_overlap < TORN), "torn")
+        elif self.show_misfits and self._map_name() in self.misfits:
+            found = self.misfits[self._map_name()]
+            s.set_highlight(np.array([f.index for f in found], dtype=np.int64), "misfits")
+        else:
+            s.clear_highlight()
+
+    # ----- misfits -------------------------------------------------------------------------------
+    def _with_misfits(self, then: str, step: int = 0) -> bool:
+        """True when the misfits of this map are known; else start finding them and run
+        ``action_<then>(step)`` when they are."""
+        s = self.session
+        if s.dataset.labels is None:
+            self.say("misfits need labels", severity="warning")
+            return False
+        name = self._map_name()
+        if name in self.misfits:
+            return True
+        from digitmap_tui.analysis import misfits
+
+        coords, labels = s.coords, s.dataset.labels
+        assert coords is not None
+        self._after_misfits = (then, step)
+        self.say("finding misfits (10 nearest map neighbours)…", timeout=2)
+        self.run_analysis("misfits", name, lambda: misfits(coords, labels, k=10))
+        return False
+
+    def got_misfits(self, name: str, found: list[Any]) -> None:
+        self.misfits[name] = found
+        after, self._after_misfits = self._after_misfits, None
+        if after is not None and name == self._map_name():
+            action, step = after
+            getattr(self, f"action_{action}")(*((step,) if action == "misfit" else ()))
+
+    def action_misfit(self, step: int) -> None:
+        if not self._with_misfits("misfit", step):
+            return
+        found = self.misfits[self._map_name()]
+        if not found:
+            self.say("no misfits: every point agrees with its neighbours")
+            return
+        if self.misfit_pos < 0:
+            self.misfit_pos = 0 if step > 0 else len(found) - 1
+        else:
+            self.misfit_pos = (self.misfit_pos + step) % len(found)
+        self._jump_to_misfit(found[self.misfit_pos], self.misfit_pos, len(found))
+
+    def _jump_to_misfit(self, mf: Any, pos: int, total: int) -> None:
+        self.go_to(mf.index)
+        self.say(
+            f"misfit {pos + 1}/{total}: #{mf.index} label {mf.label} among {mf.neighbour_label}s "
+            f"({mf.agreement:.0%} of its 10 neighbours agree)",
+            timeout=4,
+        )
+
+    def action_misfit_list(self) -> None:
+        from digitmap_tui.widgets.screens import ChoiceScreen
+
+        if not self._with_misfits("misfit_list"):
+            return
+        found = self.misfits[self._map_name()]
+        if not found:
+            self.say("no misfits")
+            return
+        rows = [
+            f"#{f.index:<6} label {f.label}  neighbours {f.neighbour_label}  agree {f.agreement:.0%}"
+            for f in found
+        ]
+
+        def chosen(i: int | None) -> None:
+            if i is not None:
+                self.misfit_pos = i
+                self._jump_to_misfit(found[i], i, len(found))
+
+        title = f"{len(found)} misfits (label ≠ majority of 10 map neighbours)"
+        self.app.push_screen(ChoiceScreen(title, rows), chosen)
+
+    def action_toggle_misfits(self) -> None:
+        if not self._with_misfits("toggle_misfits"):
+            return
+        self.show_misfits = not self.show_misfits
+        self._refresh_highlight()
+        self.sync()
+        found = self.misfits[self._map_name()]
+        state = "shown" if self.show_misfits else "hidden"
+        self.say(f"{len(found)} misfits {state} on the map", timeout=2)
+
+    # ----- the inspector ---------------------------------------------------------------------------
+    def inspect_target(self) -> int | None:
+        """The marked point when it is in the box, else the point nearest the box's centre."""
+        s = self.session
+        sel = s.selection()
+        mark = s.state.mark
+        if mark is not None and mark in sel.indices:
+            return int(mark)
+        nearest = int(sel.grid(1, 1)[0, 0])
+        return None if nearest < 0 else nearest
+
+    def action_inspect(self) -> None:
+        from digitmap_tui.analysis import pixel_neighbours
+
+        s = self.session
+        index = self.inspect_target()
+        if index is None or s.coords is None:
+            self.say("no point in the box to inspect", severity="warning")
+            return
+        ds = s.dataset
+        near = pixel_neighbours(ds.images, index, k=8)  # rows converted where used
+        labels = ds.labels
+        in_box = int(np.isin(near, s.selection().indices).sum())
+        d = np.hypot(*(s.coords[near] - s.coords[index]).T)
+        span = max(s.view.width, s.view.height)
+        note = (
+            f"{in_box} of {len(near)} lie in the box; map distance median {np.median(d):.3g} "
+            f"({np.median(d) / span:.0%} of the view)"
+        )
+        s.set_mark(index)
+        s.set_highlight(near, "neighbours")
+        self.sync()
+        panel = self.panel
+        screen = InspectorScreen(
+            index=index,
+            image=np.asarray(ds.images[index]),
+            label=None if labels is None else int(labels[index]),
+            xy=(float(s.coords[index, 0]), float(s.coords[index, 1])),
+            neighbours=[
+                (int(j), None if labels is None else int(labels[j]), np.asarray(ds.images[j]))
+                for j in near
+            ],
+            neighbour_note=note,
+            style=panel.style_name,
+            value_range=panel.value_range,
+            tile_cols=panel.tile_cols,
+            color=panel.color,
+        )
+        self.inspected = (index, near)
+
+        def closed(_: Any) -> None:
+            self._refresh_highlight()
+            self.sync()
+
+        self.app.push_screen(screen, closed)
+
+    # ----- splitting the selection ------------------------------------------------------------------
+    def action_split(self) -> None:
+        from digitmap_tui.analysis import split_selection
+
+        s = self.session
+        selection = s.selection().indices
+        if len(selection) < 4:
+            self.say("put at least 4 points in the box to split it", severity="warning")
+            return
+        ds = s.dataset
+        images, labels, n_labels = ds.images, ds.labels, ds.n_labels or None
+        self.say(f"splitting {len(selection)} points (k-means in pixel space)…", timeout=2)
+        self.run_analysis(
+            "split",
+            len(selection),
+            lambda: split_selection(images, selection, labels=labels, n_labels=n_labels),
+        )
+
+    def got_split(self, total: int, split: Any) -> None:
+        self.last_split = split
+        shape = self.session.dataset.image_shape
+        clusters = [
+            {
+                "mean": sc.mean.reshape(shape),
+                "size": sc.size,
+                "mix": [
+                    (k, int(c))
+                    for k, c in sorted(enumerate(sc.label_mix), key=lambda t: -t[1])
+                    if c
+                ],
+            }
+            for sc in split.clusters
+        ]
+        panel = self.panel
+
+        def picked(i: int | None) -> None:
+            if i is None:
+                return
+            members = np.asarray(split.clusters[i].members, dtype=np.int64)
+            self.session.pick_subset(members, f"sub-cluster {i + 1}/{len(split.clusters)}")
+            self.sync()
+
+        self.app.push_screen(
+            SplitScreen(
+                clusters=clusters, total=total, scores=dict(split.scores),
+                style=panel.style_name, value_range=panel.value_range,
+                tile_cols=panel.tile_cols, color=panel.color,
+            ),
+            picked,
+        )  # fmt: skip
+
+    def action_toggle_mean_grid(self) -> None:
+        self.session.toggle_mean_grid()
+        self.sync()
+        mean = self.session.state.mean_grid
+        self.say(
+            "grid: mean image per cell" if mean else "grid: point nearest each centre", timeout=2
+        )
+
+    # ----- the twin map --------------------------------------------------------------------------------
+    def action_twin(self) -> None:
+        s = self.session
+        if self.twin_method is not None:
+            self.twin_method = None
+            self.twin_overlap = None
+            self.show_torn = False
+            self._twin_frame = None
+            self.twin.remove_class("shown")
+            self._refresh_highlight()
+            self.sync()
+            return
+        other = "tsne" if s.source.embedding or s.params.method != "tsne" else "umap"
+        coords = self.app.request_embedding(replace(s.params, method=other), "twin")
+        if coords is not None:
+            self.show_twin(other, coords)
+        else:
+            self.say(f"computing {other} for the twin map…")
+
+    def show_twin(self, method: str, coords: np.ndarray) -> None:
+        from digitmap_tui.grid import PointIndex
+        from digitmap_tui.widgets.mapview import MapFrame
+
+        ds = self.session.dataset
+        self.twin_method = method
+        self.twin.add_class("shown")
+        index = PointIndex(coords, ds.labels, ds.n_labels or None)
+        self._twin_frame = MapFrame(index, self.twin_view(coords), self.session.state.mode)
+        self._start_overlap()
+        self.sync()
+
+    def _start_overlap(self) -> None:
+        from digitmap_tui.analysis import neighbourhood_overlap
+
+        method = self.twin_method
+        frame = self._twin_frame
+        s = self.session
+        if method is None or frame is None or s.coords is None:
+            return
+        a, b = s.coords, frame.index.xy
+        self.twin_overlap = None
+        self.run_analysis("overlap", method, lambda: neighbourhood_overlap(a, b, k=10))
+
+    def got_overlap(self, method: str, overlap: np.ndarray) -> None:
+        if self.twin_method == method:
+            self.twin_overlap = overlap
+            self._refresh_highlight()
+            self.sync()
+
+    def twin_status(self) -> str:
+        if self.twin_method is None:
+            return ""
+        text = f"   twin: {self.twin_method}"
+        shown = self.session.shown()
+        if self.twin_overlap is not None and len(shown):
+            kept = float(self.twin_overlap[shown].mean())
+            text += f", box keeps {kept:.0%} of neighbours (all {self.twin_overlap.mean():.0%})"
+        return text
+
+    def action_toggle_torn(self) -> None:
+        if self.twin_overlap is None:
+            self.say("open the twin map first (w)", severity="warning")
+            return
+        self.show_torn = not self.show_torn
+        torn = int((self.twin_overlap < TORN).sum())
+        self._refresh_highlight()
+        self.sync()
+        self.say(
+            f"{torn} points keep < 30% of their 10 neighbours in {self.twin_method}"
+            + ("" if self.show_torn else " (hidden)")
+        )
+
+    # ----- map quality -----------------------------------------------------------------------------------
+    def start_quality(self) -> None:
+        """Trustworthiness and 10-NN accuracy of this map: from disk, or computed once."""
+        s = self.session
+        if not getattr(self.app, "options", None) or not self.app.options.quality:
+            return
+        name = self._map_name()
+        if s.coords is None or name in self.quality or s.preview:
+            return
+        path = self.app.quality_path(s.params)
+        if path is not None and path.exists():
+            try:
+                if path.stat().st_size > 4096:  # a few numbers; anything larger is not ours
+                    raise ValueError("too large")
+                record = json.loads(path.read_text(encoding="utf-8"))
+                self.quality[name] = {k: float(v) for k, v in record.items() if v is not None}
+                return
+            except (OSError, ValueError, TypeError, AttributeError, RecursionError):
+                pass  # damaged: recompute and replace
+        from digitmap_tui.analysis import knn_accuracy, trustworthiness
+
+        coords, labels, images = s.coords, s.dataset.labels, s.dataset.images
+
+        def compute() -> dict[str, float | None]:
+            return {
+                # sklearn's trustworthiness holds N x N matrices: score a 2,000-point sample
+                # on large maps (exact below that).
+                "trustworthiness": trustworthiness(images, coords, k=10, max_points=2000),
+                "knn_accuracy": None if labels is None else knn_accuracy(coords, labels, k=10),
+            }
+
+        self.run_analysis("quality", (name, path), compute)
+
+    def got_quality(self, key: tuple[str, Any], record: dict[str, float | None]) -> None:
+        name, path = key
+        self.quality[name] = {k: float(v) for k, v in record.items() if v is not None}
+        if path is not None:
+            from digitmap_tui.errors import InputError
+            from digitmap_tui.export import write_atomic
+
+            try:
+                write_atomic(path, lambda fh: fh.write(json.dumps(record).encode("utf-8")))
+            except (OSError, InputError):
+                pass  # a read-only cache: the figures are still shown
+        self.sync()
+
+    def quality_text(self) -> str:
+        q = self.quality.get(self._map_name())
+        if q is None:
+            return ""
+        text = f" · trustworthiness {q['trustworthiness']:.3f}"
+        if q.get("knn_accuracy") is not None:
+            text += f" · 10-NN accuracy {q['knn_accuracy']:.1%}"
+        return text
+
+
+__all__ = ["InsightActions", "InspectorScreen", "SplitScreen", "markup"]

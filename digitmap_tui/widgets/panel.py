@@ -7,8 +7,6 @@ what keeps a box move cheap over SSH.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -20,23 +18,13 @@ from textual.widget import Widget
 
 from digitmap_tui.glyphs import TileCache, blank_tile, label_style, tile_segments
 from digitmap_tui.grid import EMPTY
-from digitmap_tui.widgets.wire import line_spans
+from digitmap_tui.panelplan import PanelPlan
+from digitmap_tui.widgets.compat import line_spans
 
 HEADER_LINES = 3
 HEADER_STYLE = Style(bold=True)
 DIM = Style(dim=True)
-
-
-@dataclass(frozen=True, eq=False)
-class PanelContent:
-    """What the panel shows: a slot grid of point indices (-1 = blank) and header text."""
-
-    slots: np.ndarray  # (rows, cols) int64; -1 blank, <= -2 the custom tile -2 - v
-    title: str
-    histogram: tuple[tuple[int, int], ...]  # (label, count), most common first
-    note: str = ""
-    #: Tiles that are not dataset points (mean images …): (image, header text).
-    custom: tuple[tuple[np.ndarray, str], ...] = ()
+MARK_STYLE = Style(color="#000000", bgcolor="#ffdd00", bold=True)
 
 
 class ImagePanel(Widget):
@@ -55,11 +43,11 @@ class ImagePanel(Widget):
         self.color = True
         self.tile_cols = 8
         self.tile_rows = 4  # image rows, the header line comes on top
-        self.content = PanelContent(np.zeros((0, 0), dtype=np.int64), "", ())
+        self.content = PanelPlan(np.zeros((0, 0), dtype=np.int64), "", ())
         self._tiles: TileCache | None = None
         self._blank: list[list[Segment]] = []
         # Keyed by the content object itself (not its id(), which a later content may reuse).
-        self._custom: LRUCache[tuple[PanelContent, int], list[list[Segment]]] = LRUCache(256)
+        self._custom: LRUCache[tuple[PanelPlan, int], list[list[Segment]]] = LRUCache(256)
 
     def configure(
         self,
@@ -82,6 +70,16 @@ class ImagePanel(Widget):
         self._blank = blank_tile(tile_cols, tile_rows + 1)
         self.refresh()
 
+    def resize_tiles(self, tile_cols: int, tile_rows: int) -> None:
+        """A new tile size (the panel got wider or narrower, the grid changed)."""
+        if (tile_cols, tile_rows) == (self.tile_cols, self.tile_rows):
+            return
+        self.tile_cols = tile_cols
+        self.tile_rows = tile_rows
+        self._blank = blank_tile(tile_cols, tile_rows + 1)
+        self._custom.clear()
+        self.refresh()
+
     @property
     def slot_height(self) -> int:
         return self.tile_rows + 1
@@ -92,7 +90,7 @@ class ImagePanel(Widget):
         rows = max(1, (self.size.height - HEADER_LINES) // self.slot_height)
         return rows, cols
 
-    def show(self, content: PanelContent) -> None:
+    def show(self, content: PanelPlan) -> None:
         """Show new content, refreshing only the cells that look different.
 
         Textual does not diff cells, so every refreshed cell goes over the wire again: the
@@ -109,11 +107,13 @@ class ImagePanel(Widget):
             spans = _changed_spans(self._header_of(old, y), self._header_of(content, y), 0)
             regions += _line_regions(y, spans)
         changed = old.slots != content.slots
+        for mark in {old.mark, content.mark} - {None} if old.mark != content.mark else ():
+            changed |= (old.slots == mark) | (content.slots == mark)
         step = self.tile_cols + 1
         for r in np.flatnonzero(changed.any(axis=1)).tolist():
             cols = np.flatnonzero(changed[r]).tolist()
-            before = [self._slot_tile(int(old.slots[r, c])) for c in cols]
-            after = [self._slot_tile(int(content.slots[r, c])) for c in cols]
+            before = [self._slot_tile(int(old.slots[r, c]), old) for c in cols]
+            after = [self._slot_tile(int(content.slots[r, c]), content) for c in cols]
             for line in range(self.slot_height):
                 spans = []
                 for c, a, b in zip(cols, before, after, strict=True):
@@ -122,13 +122,19 @@ class ImagePanel(Widget):
         if regions:
             self.refresh(*regions)
 
-    def _slot_tile(self, index: int) -> list[list[Segment]]:
+    def _slot_tile(self, index: int, content: PanelPlan | None = None) -> list[list[Segment]]:
         """The lines of the tile a slot holds (a blank tile for an empty slot)."""
+        content = self.content if content is None else content
         if index == EMPTY:
             return self._blank
         if index < EMPTY:
             return self.custom_tile(-2 - index)
-        return self.tile(index)
+        lines = self.tile(index)
+        if index == content.mark:
+            # The marked point's header on the mark's colour, as on the map.
+            header = "".join(seg.text for seg in lines[0])
+            lines = [[Segment(header, MARK_STYLE)], *lines[1:]]
+        return lines
 
     def tile(self, index: int) -> list[list[Segment]]:
         assert self._tiles is not None, "configure() first"
@@ -156,7 +162,7 @@ class ImagePanel(Widget):
     def _header_line(self, y: int) -> list[Segment]:
         return self._header_of(self.content, y)
 
-    def _header_of(self, c: PanelContent, y: int) -> list[Segment]:
+    def _header_of(self, c: PanelPlan, y: int) -> list[Segment]:
         if y == 0:
             return [Segment(c.title, HEADER_STYLE)]
         if y == 1:
@@ -224,5 +230,5 @@ def _changed_spans(old: list[Segment], new: list[Segment], offset: int) -> list[
 
 
 def _line_regions(y: int, spans: list[tuple[int, int]]) -> list[Region]:
-    """Regions for the changed stretches of line ``y`` (see :func:`wire.line_spans`)."""
+    """Regions for the changed stretches of line ``y`` (see :func:`compat.line_spans`)."""
     return [Region(a, y, b - a, 1) for a, b in line_spans(spans)]

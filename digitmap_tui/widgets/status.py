@@ -42,3 +42,51 @@ class StatusLine(Widget):
             if seg.text != "\n"
         ]
         return Strip(segments).adjust_cell_length(width, base).crop(0, width)
+
+
+class ProgressLine(Widget):
+    """``t-SNE perplexity 30 seed 0: optimising ▕█████░░░░░▏ 42%`` in one line.
+
+    The bar and the percentage always show; the label is shortened first (an 80-column
+    terminal must still see how far the computation is).
+    """
+
+    DEFAULT_CSS = """
+    ProgressLine { height: 1; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.label = ""
+        self.fraction = 0.0
+
+    def set(self, label: str, fraction: float) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if (label, round(fraction, 3)) == (self.label, round(self.fraction, 3)):
+            return
+        self.label = label
+        self.fraction = fraction
+        self.refresh()
+
+    def line_text(self, width: int) -> tuple[str, str, str]:
+        """(label, bar, percentage) cut to ``width`` cells, label first."""
+        pct = f" {self.fraction:4.0%}"
+        bar_w = max(4, min(30, width // 3))
+        filled = round(self.fraction * bar_w)
+        bar = "▕" + "█" * filled + "░" * (bar_w - filled) + "▏"
+        room = max(0, width - len(bar) - len(pct) - 1)
+        label = self.label if len(self.label) <= room else self.label[: max(0, room - 1)] + "…"
+        return label[:room].ljust(room) + " ", bar, pct
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y != 0:
+            return Strip.blank(width, self.rich_style)
+        label, bar, pct = self.line_text(width)
+        base = self.rich_style
+        segments = [
+            Segment(label, base),
+            Segment(bar, base + Style(color="#4ea1d3")),
+            Segment(pct, base),
+        ]
+        return Strip(segments).adjust_cell_length(width, base).crop(0, width)

@@ -1,8 +1,9 @@
-"""Cropped partial updates (widgets/wire.py): fewer bytes, the very same screen.
+"""The private Textual touch points (widgets/compat.py): one test per patch, each failing
+loudly when the version gate turns the patch off (a Textual upgrade is then noticed).
 
-What a terminal shows is checked with pyte: the screen after Textual's stock renderer, after
-ours, and after a full repaint must agree cell for cell (character, colours, attributes),
-on random updates with double-width characters and in the running app after many keys.
+Cropped partial updates are checked with pyte: the screen after Textual's stock renderer,
+after ours, and after a full repaint must agree cell for cell (character, colours,
+attributes), on random updates with double-width characters and in the running app.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from textual._compositor import ChopsUpdate
 from textual.strip import Strip
 
 from digitmap_tui.app import ExploreOptions
-from digitmap_tui.widgets import wire
+from digitmap_tui.widgets import compat
 from tests.factory import make_app
 
 WIDTH, HEIGHT = 40, 6
@@ -85,7 +86,7 @@ def full_render(chops, con: Console) -> str:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_cropped_update_draws_what_the_stock_renderer_draws(seed):
-    assert wire.install()
+    assert compat.install()["chops"], "the chops patch is off: check it against this Textual"
     stock = ChopsUpdate.render_segments.stock  # type: ignore[attr-defined]
     rng = random.Random(seed)
     old = [random_line(rng) for _ in range(HEIGHT)]
@@ -130,11 +131,12 @@ def merged_spans(spans):
 
 
 def test_line_spans_merge_near_stretches_only_when_cropped(monkeypatch):
-    monkeypatch.setattr(wire, "_installed", True)
-    assert wire.line_spans([(10, 12), (0, 2), (4, 5), (20, 21)]) == [(0, 5), (10, 12), (20, 21)]
-    monkeypatch.setattr(wire, "_installed", False)
-    assert wire.line_spans([(10, 12), (0, 2)]) == [(0, 12)]
-    assert wire.line_spans([]) == []
+    monkeypatch.setitem(compat._active, "chops", True)
+    got = compat.line_spans([(10, 12), (0, 2), (4, 5), (20, 21)])
+    assert got == [(0, 5), (10, 12), (20, 21)]
+    monkeypatch.setitem(compat._active, "chops", False)
+    assert compat.line_spans([(10, 12), (0, 2)]) == [(0, 12)]
+    assert compat.line_spans([]) == []
 
 
 async def test_app_partial_updates_leave_the_screen_a_full_repaint_draws(cache_dir):
@@ -166,3 +168,101 @@ async def test_app_partial_updates_leave_the_screen_a_full_repaint_draws(cache_d
         full = app.screen._compositor.render_full_update()
         shown = [[tuple(screen.buffer[y][x]) for x in range(120)] for y in range(40)]
         assert shown == screen_of(full.render_segments(con), size=(120, 40))
+
+
+# ----- the gate ------------------------------------------------------------------------------
+def test_every_patch_is_on_for_the_textual_installed():
+    """Fails when Textual moved outside the tested range: re-check each patch, then widen it."""
+    on = compat.install()
+    assert compat.in_tested_range(), f"Textual {compat.textual_version()} is not in {compat.TESTED}"
+    assert on == dict.fromkeys(compat.PATCHES, True)
+
+
+def test_outside_the_tested_range_every_patch_stays_off():
+    try:
+        on = compat.install((compat.TESTED[1][0], 0, 0))
+        assert not any(on.values())
+        assert compat.line_spans([(0, 1), (5, 6)]) == [(0, 6)]  # stock-friendly spans
+    finally:
+        compat.install()
+
+
+async def test_guard_keeps_the_session_after_a_handler_error(cache_dir, monkeypatch):
+    assert compat.install()["guard"]
+    from digitmap_tui.widgets.explorer import ExplorerScreen
+
+    def boom(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ExplorerScreen, "action_cycle_mode", boom)
+    app = make_app(cache_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.is_running and app._exception is None
+        assert any("boom" in n.message for n in app._notifications)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_monochrome_filter_survives_unstyled_cells(cache_dir):
+    assert compat.install()["monochrome"]
+    app = make_app(cache_dir, ExploreOptions(color=False, color_system="none"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        filters = app.get_line_filters()
+        assert any(isinstance(f, compat._Monochrome) for f in filters)
+        assert app._exception is None
+        await pilot.press("l", "g")
+        await pilot.pause()
+        assert app._exception is None
+
+
+def test_colors_flag_sets_the_console_depth(cache_dir):
+    assert compat.install()["colors"]
+    app = make_app(cache_dir, ExploreOptions(color=True, color_system="16"))
+    assert app.console.color_system == "standard"
+    app = make_app(cache_dir, ExploreOptions(color=True, color_system="truecolor"))
+    assert app.console.color_system == "truecolor"
+
+
+async def test_screen_text_is_what_the_screen_shows(cache_dir):
+    assert compat.install()["screen_text"]
+    app = make_app(cache_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = compat.screen_text(app)
+        assert text.splitlines()[0].startswith(" digitmap · digits (1797)")
+        assert len(text.splitlines()) == 30
+
+
+async def test_tmux_clipboard_writes_the_passthrough_sequence(cache_dir, monkeypatch):
+    assert compat.install()["tmux_clipboard"]
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+    app = make_app(cache_dir)
+    written: list[str] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(app._driver, "write", written.append)
+        await pilot.press("y")
+        await pilot.pause()
+    assert any(w.startswith("\x1bPtmux;\x1b\x1b]52;") for w in written), written
+    assert app._clipboard == " ".join(str(i) for i in app.selection)
+
+
+def test_no_private_textual_name_outside_compat():
+    """Every private Textual touch point lives in widgets/compat.py."""
+    import re
+    from pathlib import Path
+
+    package = Path(compat.__file__).resolve().parents[1]
+    pattern = re.compile(r"textual\._|\._driver|\._compositor|_dispatch_message|_handle_exception")
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.name == "compat.py":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert offenders == []

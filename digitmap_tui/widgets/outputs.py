@@ -1,0 +1,173 @@
+"""Selections out of the explorer: export, clipboard, bookmarks and screenshots.
+
+:class:`OutputActions` is mixed into the explorer screen. What is written comes from the
+session (:meth:`~digitmap_tui.session.Session.provenance`, ``to_dict``), the files from
+:mod:`digitmap_tui.export` and :mod:`digitmap_tui.bookmarks`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from digitmap_tui.errors import InputError
+from digitmap_tui.text import markup
+from digitmap_tui.widgets import compat
+from digitmap_tui.widgets.screens import PromptScreen
+
+if TYPE_CHECKING:
+    from digitmap_tui.session import Session
+
+
+class OutputActions:
+    """Export, copy, bookmark and screenshot actions of the explorer screen."""
+
+    session: Session
+    app: Any
+
+    if TYPE_CHECKING:
+
+        def say(self, message: str, *, severity: str = ..., timeout: float = ...) -> None: ...
+        def apply_bookmark(self, state: dict[str, Any]) -> None: ...
+
+    # ----- export ----------------------------------------------------------------------------
+    def action_export(self) -> None:
+        from digitmap_tui.export import default_export_name
+
+        s = self.session
+        default = default_export_name(s.source.dataset, s.params.method, len(s.shown()), ".csv")
+
+        def write(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            self.export_selection_to(Path(answer.strip()).expanduser())
+
+        self.app.push_screen(
+            PromptScreen("Export the selection to (.csv, .json or .npy):", value=default.name),
+            write,
+        )
+
+    def export_selection_to(self, path: Path) -> Path | None:
+        """Write the selection with its provenance; never overwrites (a notification says why)."""
+        from digitmap_tui.export import export_selection
+
+        s = self.session
+        assert s.coords is not None
+        indices = s.shown()
+        try:
+            written = export_selection(
+                path,
+                indices=indices,
+                labels=s.dataset.labels,
+                coords=s.coords,
+                meta=s.provenance(),
+            )
+        except InputError as exc:
+            self.say(markup(exc), severity="error", timeout=6)
+            return None
+        self.say(f"exported {len(indices)} points to {markup(written)}", timeout=6)
+        return written
+
+    # ----- clipboard ---------------------------------------------------------------------------
+    def action_copy_selection(self) -> None:
+        """The indices to the clipboard with OSC 52 (works over SSH); through tmux's
+        passthrough when inside tmux, which swallows a bare OSC 52 by default."""
+        from digitmap_tui.clipboard import osc52
+
+        indices = self.session.shown()
+        text = " ".join(str(int(i)) for i in indices)
+        if os.environ.get("TMUX"):
+            try:
+                sequence = osc52(text, os.environ)
+            except InputError as exc:
+                self.say(markup(exc), severity="error", timeout=6)
+                return
+            if not compat.copy_through_tmux(self.app, text, sequence):
+                self.app.copy_to_clipboard(text)
+        else:
+            try:
+                osc52(text, {})  # the size check
+            except InputError as exc:
+                self.say(markup(exc), severity="error", timeout=6)
+                return
+            self.app.copy_to_clipboard(text)
+        self.say(f"copied {len(indices)} indices (OSC 52)")
+
+    # ----- bookmarks ---------------------------------------------------------------------------
+    def _bookmark_store(self) -> Any:
+        from digitmap_tui.bookmarks import BookmarkStore
+
+        store = BookmarkStore()
+        problem = store.load()
+        if problem:
+            self.say(markup(problem), severity="warning", timeout=10)
+        return store
+
+    def bookmark_scope(self) -> str:
+        from digitmap_tui.bookmarks import scope_key
+
+        s = self.session
+        return scope_key(s.source.fingerprint, s.source.describe(s.params))
+
+    def action_bookmark_save(self) -> None:
+        def save(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            s = self.session
+            store = self._bookmark_store()
+            state = s.to_dict()
+            state["command"] = s.render_command()
+            try:
+                name = store.save(
+                    self.bookmark_scope(), answer, state,
+                    dataset=s.source.dataset, embedding=s.source.describe(s.params),
+                )  # fmt: skip
+            except InputError as exc:
+                self.say(markup(exc), severity="error", timeout=6)
+                return
+            self.say(f"bookmarked as {markup(repr(name))} (digitmap --bookmark NAME)", timeout=5)
+
+        self.app.push_screen(PromptScreen("Bookmark name:", "e.g. sevens"), save)
+
+    def action_bookmarks(self) -> None:
+        from digitmap_tui.widgets.screens import BookmarksScreen
+
+        store = self._bookmark_store()
+        self.app.push_screen(BookmarksScreen(store, self.bookmark_scope()), self._bookmark_chosen)
+
+    def _bookmark_chosen(self, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            self.apply_bookmark(state)
+
+    # ----- screenshots ---------------------------------------------------------------------------
+    def action_save_screenshot(self) -> None:
+        from digitmap_tui.export import default_screenshot_path
+
+        default = default_screenshot_path()
+
+        def save(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            self.save_screenshots(Path(answer.strip()).expanduser())
+
+        self.app.push_screen(
+            PromptScreen("Save screenshot (SVG, plus .txt beside it) to:", value=default.name), save
+        )
+
+    def save_screenshots(self, path: Path) -> tuple[Path, Path] | None:
+        """Write the screen as SVG and as plain text (same name, .txt); never overwrites."""
+        from digitmap_tui.export import write_atomic
+
+        svg_path = path if path.suffix.lower() == ".svg" else path.with_suffix(".svg")
+        txt_path = svg_path.with_suffix(".txt")
+        svg = self.app.export_screenshot(title=f"digitmap · {self.session.source.dataset}")
+        text = compat.screen_text(self.app)
+        try:
+            write_atomic(svg_path, lambda fh: fh.write(svg.encode("utf-8")), overwrite=False)
+            write_atomic(txt_path, lambda fh: fh.write(text.encode("utf-8")), overwrite=False)
+        except InputError as exc:
+            self.say(markup(exc), severity="error", timeout=6)
+            return None
+        self.say(f"screenshot saved: {markup(svg_path)} and {markup(txt_path.name)}", timeout=6)
+        return svg_path, txt_path
