@@ -174,7 +174,7 @@ def suspects(
     x = np.asarray(features) if not isinstance(features, np.memmap) else features
     if x.ndim < 2:
         raise ValueError(f"features: expected (N, D) or (N, H, W), got shape {x.shape}")
-    x = x.reshape(x.shape[0], -1)
+    x = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
     n = x.shape[0]
     lab = np.asarray(labels)
     if lab.shape != (n,):
@@ -278,19 +278,24 @@ def feature_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(dist, idx)``, each ``(N, k)``: every point's ``k`` nearest others in feature space.
 
-    Euclidean, exact: brute force in float32 over row chunks (never an N x N matrix), then
-    the candidates' distances recomputed in float64 and ordered by (distance, index).
-    Features wider than :data:`MAX_RAW_DIMS` are first projected on their leading
-    :data:`REDUCED_DIMS` principal components. ``k`` is capped at ``N - 1``.
+    Euclidean and exact, ties in index order: candidates come from a float32 brute-force
+    search over row chunks (never an N x N matrix), with a margin for float32 rounding and
+    every point tied at the k-th distance; their distances are then recomputed in float64 and
+    ordered by (distance, index). Features wider than :data:`MAX_RAW_DIMS` are first
+    projected on their leading :data:`REDUCED_DIMS` principal components (the distances are
+    then those of the projection). ``k`` is capped at ``N - 1``.
     """
-    x = features.reshape(features.shape[0], -1)
+    x = features.reshape(features.shape[0], int(np.prod(features.shape[1:])))
     n = x.shape[0]
     k = max(0, min(int(k), n - 1))
     if k == 0:
         return np.zeros((n, 0), dtype=np.float64), np.zeros((n, 0), dtype=np.int64)
     exact = _reduce(x, stop) if x.shape[1] > MAX_RAW_DIMS else _as_float64(x)
-    x32 = exact.astype(np.float32)
+    # Centred before the float32 products: smaller norms, smaller rounding errors.
+    x32 = (exact - exact.mean(axis=0)).astype(np.float32)
     sq = np.einsum("ij,ij->i", x32, x32, dtype=np.float32)
+    # |a|^2 + |b|^2 - 2ab in float32 is off by at most a few eps x (|a|^2 + |b|^2).
+    slack = 8 * float(np.finfo(np.float32).eps) * (sq + sq.max())
     kq = min(n - 1, k + _TIE_MARGIN)
     rows = max(1, min(n, _CHUNK_BYTES // (4 * n)))
     dist = np.empty((n, k), dtype=np.float64)
@@ -304,19 +309,40 @@ def feature_neighbours(
         block += sq[s:e, None]
         block[np.arange(e - s), np.arange(s, e)] = np.inf  # never one's own neighbour
         cand = np.argpartition(block, kq - 1, axis=1)[:, :kq]
-        diff = exact[cand] - exact[s:e, None, :]
-        cd = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-        cd[~np.isfinite(cd)] = np.inf
-        pick = np.lexsort((cand, cd), axis=-1)[:, :k]
-        idx[s:e] = np.take_along_axis(cand, pick, axis=1)
-        dist[s:e] = np.take_along_axis(cd, pick, axis=1)
+        near = np.take_along_axis(block, cand, axis=1)
+        # Everything within rounding of the k-th smallest must be a candidate.
+        limit = np.partition(near, k - 1, axis=1)[:, k - 1] + slack[s:e]
+        within = np.count_nonzero(block <= limit[:, None], axis=1)
+        d_k, i_k = _closest(exact, s, cand, k)
+        dist[s:e], idx[s:e] = d_k, i_k
+        for r in np.flatnonzero(within > kq):  # many ties: take every tied point (rare)
+            row_cand = np.flatnonzero(block[r] <= limit[r])[None, :]
+            d_r, i_r = _closest(exact, s + r, row_cand, k)
+            dist[s + r], idx[s + r] = d_r[0], i_r[0]
     return dist, idx
+
+
+def _closest(
+    exact: np.ndarray, start: int, cand: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` candidates nearest in float64 to rows ``start, start+1, ...``, by (distance, index)."""
+    own = exact[start : start + len(cand)]
+    cd = np.empty(cand.shape, dtype=np.float64)
+    step = max(1, (8 << 20) // max(1, cand.shape[1] * exact.shape[1] * 8))  # bounded diff
+    for a in range(0, len(cand), step):
+        diff = exact[cand[a : a + step]] - own[a : a + step, None, :]
+        cd[a : a + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    cd[~np.isfinite(cd)] = np.inf
+    pick = np.lexsort((cand, cd), axis=-1)[:, :k]
+    return np.take_along_axis(cd, pick, axis=1), np.take_along_axis(cand, pick, axis=1)
 
 
 def map_neighbours(coords: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(dist, idx)``, each ``(N, k)``: every point's ``k`` nearest others in the 2-D map.
 
-    KD-tree (scipy), queried in chunks; ties in distance ordered by index; ``k`` capped at N-1.
+    KD-tree (scipy), queried in chunks; exact, ties in distance ordered by index (points tied
+    at the k-th distance beyond the first candidates are fetched by a radius query); ``k`` is
+    capped at ``N - 1``.
     """
     from scipy.spatial import cKDTree
 
@@ -338,6 +364,17 @@ def map_neighbours(coords: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         pick = np.lexsort((cand, cd), axis=-1)[:, :k]
         idx[s:e] = np.take_along_axis(cand, pick, axis=1)
         dist[s:e] = np.take_along_axis(cd, pick, axis=1)
+        # Candidates all at or below the k-th distance: more points may tie beyond them.
+        farthest = np.where(np.isinf(cd), -np.inf, cd).max(axis=1)
+        tied = np.flatnonzero(farthest <= dist[s:e, -1]) if kq < n else []
+        for r in tied:
+            i = s + r
+            radius = dist[i, -1] * (1 + 1e-9) + 1e-300
+            near = np.asarray(tree.query_ball_point(xy[i], radius), dtype=np.int64)
+            near = near[near != i]
+            d = np.sqrt(((xy[near] - xy[i]) ** 2).sum(axis=1))
+            order = np.lexsort((near, d))[:k]
+            idx[i], dist[i] = near[order], d[order]
     return dist, idx
 
 
