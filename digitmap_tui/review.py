@@ -584,10 +584,10 @@ def _check_out(path: Path | str, suffixes: tuple[str, ...]) -> Path:
 
     p = Path(path)
     shown = safe(str(path))
-    if p.suffix.lower() not in suffixes:
-        raise InputError(f"{shown}: use a {' or '.join(suffixes)} file name")
     if p.is_dir():
         raise InputError(f"{shown}: is a directory, not a file")
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{shown}: use a {' or '.join(suffixes)} file name")
     if p.exists():
         raise InputError(f"{shown}: exists; choose another name")
     parent = p.parent if str(p.parent) else Path(".")

@@ -317,7 +317,7 @@ def feature_neighbours(
         dist[s:e], idx[s:e] = d_k, i_k
         for r in np.flatnonzero(within > kq):  # many ties: take every tied point (rare)
             row_cand = np.flatnonzero(block[r] <= limit[r])[None, :]
-            d_r, i_r = _closest(exact, s + r, row_cand, k)
+            d_r, i_r = _closest(exact, s + int(r), row_cand, k)
             dist[s + r], idx[s + r] = d_r[0], i_r[0]
     return dist, idx
 
@@ -366,8 +366,8 @@ def map_neighbours(coords: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         dist[s:e] = np.take_along_axis(cd, pick, axis=1)
         # Candidates all at or below the k-th distance: more points may tie beyond them.
         farthest = np.where(np.isinf(cd), -np.inf, cd).max(axis=1)
-        tied = np.flatnonzero(farthest <= dist[s:e, -1]) if kq < n else []
-        for r in tied:
+        tied = np.flatnonzero(farthest <= dist[s:e, -1]) if kq < n else np.zeros(0, np.int64)
+        for r in tied.tolist():
             i = s + r
             radius = dist[i, -1] * (1 + 1e-9) + 1e-300
             near = np.asarray(tree.query_ball_point(xy[i], radius), dtype=np.int64)

@@ -282,7 +282,7 @@ def test_a_kill_at_any_byte_keeps_exactly_the_decisions_written_before_it(tmp_pa
         if apply(log, op):
             done.append(op)
             ends.append(path.stat().st_size)
-    status, label = model_state(done)
+    status, _ = model_state(done)
     assert np.array_equal(log.status(), status)
     size = path.stat().st_size if path.exists() else 0
     cut = data.draw(st.integers(0, size), label="cut")
@@ -423,7 +423,7 @@ def test_exports_never_overwrite(tmp_path, name):
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("l.txt", "use a"), ("missing/l.npy", "does not exist"), ("", "use a")],
+    [("l.txt", "use a"), ("missing/l.npy", "does not exist"), ("", "is a directory")],
 )
 def test_exports_refuse_bad_paths(tmp_path, name, message):
     with pytest.raises(InputError, match=message):
