@@ -33,7 +33,8 @@ not change the embedding). The methods:
   (the digits are stored roughly by writer) and lower cleanlab's scores.
 
 Run ``python -m benchmarks.label_noise`` (five seeds, both kinds, 5 %), ``--quick`` (seed 0),
-``--json PATH`` for the figures. cleanlab is a benchmark-only extra: ``pip install
+``--json PATH`` for the figures; ``--scale N`` instead times :func:`suspects` alone on ``N``
+synthetic 28 x 28 images (seconds and peak memory of the process). cleanlab is a benchmark-only extra: ``pip install
 'digitmap-tui[bench]'``. Times are medians over the conditions (wall clock, noisy machine).
 """
 
@@ -309,6 +310,24 @@ def margins(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def scale(n: int, side: int = 28) -> dict[str, float]:
+    """Seconds and peak memory of :func:`suspects` on ``n`` synthetic ``side x side`` images
+    (wider than 64 pixels, so the PCA reduction is part of it) and a clustered 2-D map."""
+    import resource
+
+    from benchmarks._common import clustered_points, synthetic_images
+    from digitmap_tui.suspects import suspects
+
+    coords, labels = clustered_points(n)
+    images = synthetic_images(labels, side=side)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    suspects(images, coords, labels)
+    took = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"n": n, "seconds": took, "peak_rss_mb": peak, "rss_before_mb": before}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed (0)")
@@ -318,7 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", choices=("shuffled", "ordered"), default="shuffled")
     parser.add_argument("--coords", help="a saved map (N x 2 .npy) instead of computing t-SNE")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    parser.add_argument(
+        "--scale", type=int, metavar="N", help="only time suspects() on N synthetic 28x28 images"
+    )
     args = parser.parse_args(argv)
+    if args.scale:
+        print(json.dumps(scale(args.scale)))
+        return 0
     try:
         import cleanlab  # noqa: F401
     except ImportError:
