@@ -56,7 +56,9 @@ Cost and memory
 ---------------
 The feature-space search is exact brute force over row chunks (about 32 MB of distances at a
 time, never an N x N matrix): O(N^2 d). The map search uses a KD-tree. Votes are summed over
-row chunks. Memory is O(N k) besides the input. :func:`suspects` is a pure function: the app
+row chunks. Memory is O(N k) besides the input. Above :data:`FEATURE_SEARCH_MAX` points
+:func:`cached_suspects` (what the CLI and the explorer use) scores on the map alone unless
+asked otherwise. :func:`suspects` is a pure function: the app
 runs it in a worker; ``stop`` is polled between chunks and raises
 :class:`digitmap_tui.embed.Cancelled`.
 
@@ -87,6 +89,9 @@ if TYPE_CHECKING:
 MAX_RAW_DIMS = 64
 #: Principal components kept for wide features.
 REDUCED_DIMS = 50
+#: Above this many points :func:`cached_suspects` scores on the map alone by default: the exact
+#: pixel-space search is O(N^2 d) (about a minute at this size on two cores).
+FEATURE_SEARCH_MAX = 50_000
 #: Bump when the score or the file layout changes: older cached results become misses.
 SUSPECTS_FORMAT = 1
 
@@ -192,8 +197,9 @@ def suspects(
     n_labels = int(lab.max()) + 1 if n else 1
 
     graphs: list[tuple[np.ndarray, np.ndarray, float]] = []
-    fd, fi = feature_neighbours(x, params.k, stop=stop)
-    graphs.append((fi, _weights(fd), 1.0 - params.map_weight if use_map else 1.0))
+    if not (use_map and params.map_weight == 1.0):  # the map alone needs no pixel search
+        fd, fi = feature_neighbours(x, params.k, stop=stop)
+        graphs.append((fi, _weights(fd), 1.0 - params.map_weight if use_map else 1.0))
     if use_map:
         md, mi = map_neighbours(xy, params.k_map)
         graphs.append((mi, _weights(md), params.map_weight))
@@ -512,11 +518,15 @@ def cached_suspects(
 ) -> Suspects:
     """:func:`suspects` of the dataset's images and labels on ``coords``, from the cache if there.
 
-    ``options`` are :func:`suspects`' keyword parameters. A computed result is stored (best
+    ``options`` are :func:`suspects`' keyword parameters. Above :data:`FEATURE_SEARCH_MAX`
+    points (with a map, and unless ``map_weight`` is given) the score uses the map alone
+    (``map_weight=1``; the result's ``params`` say so). A computed result is stored (best
     effort: an unwritable cache only means it is computed again next time).
     """
     if dataset.labels is None:
         raise ValueError("suspects need labels")
+    if coords is not None and dataset.n > FEATURE_SEARCH_MAX and "map_weight" not in options:
+        options = {**options, "map_weight": 1.0}
     params = SuspectParams(**options)
     params.validate()
     key = suspects_key(dataset.fingerprint(), coords, params)
@@ -532,6 +542,7 @@ def cached_suspects(
 
 
 __all__ = [
+    "FEATURE_SEARCH_MAX",
     "SuspectParams",
     "Suspects",
     "cached_suspects",

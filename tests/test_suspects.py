@@ -294,3 +294,18 @@ def test_a_disabled_or_unwritable_cache_still_computes(tmp_path, digits, tsne):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert cached_suspects(EmbeddingCache(blocker), digits, tsne).n == digits.n
+
+
+def test_large_datasets_score_on_the_map_alone_by_default(tmp_path, monkeypatch, digits, tsne):
+    """Above FEATURE_SEARCH_MAX points the O(N^2) pixel search is skipped (unless asked for)."""
+    monkeypatch.setattr("digitmap_tui.suspects.FEATURE_SEARCH_MAX", 100)
+
+    def no_pixels(*args, **kwargs):
+        raise AssertionError("pixel search on a large dataset")
+
+    monkeypatch.setattr("digitmap_tui.suspects.feature_neighbours", no_pixels)
+    result = cached_suspects(EmbeddingCache(None), digits, tsne)
+    assert result.params.map_weight == 1.0
+    assert result.rank()[1118] < 30  # the map alone still finds the 3 among the 7s
+    with pytest.raises(AssertionError, match="pixel search"):
+        cached_suspects(EmbeddingCache(None), digits, tsne, map_weight=0.2)
