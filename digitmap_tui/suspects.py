@@ -44,8 +44,8 @@ number flipped) over them. ``benchmarks/label_noise.py`` reproduces the comparis
 * The *map* vote carries 20 %: on the digits it moves precision at k by less than one label
   in 90 either way (0.967 with it; the t-SNE map is itself built from pixel neighbourhoods),
   but it keeps the ranking consistent with what the user sees (a point deep inside another
-  label's island in the map is never ranked low), and it is the stronger signal when the
-  feature space is a poor metric (raw pixels of large, shifted images).
+  label's island in the map is never ranked low). Where pixels are a poor metric it may well
+  deserve more weight; ``map_weight`` is a parameter (not measured beyond the digits).
 * Plain pixels beat standardised or whitened pixels and square-root intensities on the digits;
   PCA to 30 dimensions was level with raw pixels, so only wide features are reduced (to
   bound the cost of the search, which is brute force and exact).
