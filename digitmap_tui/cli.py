@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not p
     from digitmap_tui.inputs import Inputs
     from digitmap_tui.render import RenderRequest
 
-SUBCOMMANDS = ("explore", "render", "embed")
+SUBCOMMANDS = ("explore", "render", "embed", "labels")
 COLOR_CHOICES = ("auto", "16", "256", "truecolor", "none")
 #: --colors as a Rich/Textual colour system.
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
@@ -40,8 +40,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
     def _sub(self) -> str:
-        name = self.prog.split()[-1]
-        return f"{name} " if name in SUBCOMMANDS else ""
+        words = self.prog.split()[1:]  # "digitmap labels export" -> "labels export "
+        return f"{' '.join(words)} " if words and words[0] in SUBCOMMANDS else ""
 
 
 def _positive_int(flag: str, lo: int, hi: int):  # type: ignore[no-untyped-def]
@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--misfits",
         action="store_true",
-        help="list points whose label differs from the majority of their 10 map neighbours",
+        help="list points whose label differs from the majority of their 10 map neighbours,"
+        " most suspicious first (see README: Label review)",
     )
     render.add_argument(
         "--k", type=_positive_int("--k", 1, 1000), default=10, help="neighbours for --misfits"
@@ -191,7 +192,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(embed)
     embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
     embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _add_labels_parser(subs)
     return parser
+
+
+def _add_labels_parser(subs: Any) -> None:
+    """``digitmap labels export``: the labels corrected by the review, for a training script."""
+    labels = subs.add_parser("labels", help="the labels corrected in a review")
+    actions = labels.add_subparsers(dest="action", parser_class=_Parser, required=True)
+    export = actions.add_parser(
+        "export",
+        help="write the corrected labels (and the list of changes)",
+        description="Write the dataset's labels with the review's decisions applied, in the "
+        "input's order: .npy (int64, -1 = not a valid sample) or .csv (index,label; the label "
+        "empty when not valid). --changes writes index,old,new,decision for every point with "
+        "a decision. Existing files are never overwritten.",
+    )
+    g = export.add_argument_group("data")
+    g.add_argument(
+        "--data", metavar="PATH", help="images: .npy, .npz, .csv or IDX (default: built-in digits)"
+    )
+    g.add_argument(
+        "--labels", metavar="PATH", help="labels file (.npy, .csv, .txt or IDX), if not in --data"
+    )
+    g.add_argument("--shape", metavar="HxW", help="image shape for flat rows, e.g. 28x28")
+    export.add_argument("--out", metavar="FILE", help="corrected labels: .npy or .csv")
+    export.add_argument(
+        "--changes", metavar="FILE", help="decisions: .csv (index,old,new,decision)"
+    )
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -245,14 +273,20 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> int:
-    """``render --misfits``: every point unlike its k nearest map neighbours, most striking first."""
+    """``render --misfits``: every point unlike its k nearest map neighbours, most suspicious
+    first (by the label-review score of :mod:`digitmap_tui.suspects`, which also weighs the
+    pixel-space neighbours)."""
     from digitmap_tui.analysis import misfits
     from digitmap_tui.inputs import describe_source
+    from digitmap_tui.suspects import cached_suspects
 
     labels = inputs.dataset.labels
     if labels is None:
         raise InputError("--misfits needs labels (give --labels or data with a label column)")
     found = misfits(coords, labels, k=min(k, inputs.dataset.n - 1))
+    scored = cached_suspects(inputs.cache, inputs.dataset, coords)
+    rank = scored.rank()
+    found.sort(key=lambda f: rank[f.index])
     if as_json:
         record = {
             "k": k,
@@ -264,6 +298,8 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
                     "label": f.label,
                     "neighbour_label": f.neighbour_label,
                     "agreement": f.agreement,
+                    "score": round(float(scored.score[f.index]), 6),
+                    "suggested": int(scored.suggested[f.index]),
                 }
                 for f in found
             ],
@@ -271,10 +307,11 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
         sys.stdout.write(json.dumps(record) + "\n")
         return 0
     sys.stdout.write(f"{len(found)} misfits ({describe_source(inputs)}, k={k})\n")
-    sys.stdout.write("index  label  neighbours  agreement\n")
+    sys.stdout.write("index  label  neighbours  agreement  score  suggested\n")
     for f in found:
         sys.stdout.write(
-            f"{f.index:>5}  {f.label:>5}  {f.neighbour_label:>10}  {f.agreement:>9.0%}\n"
+            f"{f.index:>5}  {f.label:>5}  {f.neighbour_label:>10}  {f.agreement:>9.0%}"
+            f"  {scored.score[f.index]:>5.2f}  {scored.suggested[f.index]:>9}\n"
         )
     return 0
 
@@ -329,6 +366,50 @@ def cmd_embed(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"digitmap: {describe_source(inputs)}: {len(coords)} points ready (cached)\n"
         )
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    """``digitmap labels export``: corrected labels and the list of decisions, atomically."""
+    from digitmap_tui.review import check_out_path
+
+    if not args.out and not args.changes:
+        raise InputError("labels export: give --out FILE.{npy,csv} and/or --changes FILE.csv")
+    # The paths first: a taken name must not wait for a large file to load.
+    out = check_out_path(args.out, (".npy", ".csv")) if args.out else None
+    changes = check_out_path(args.changes, (".csv",)) if args.changes else None
+    if out is not None and changes is not None and out.resolve() == changes.resolve():
+        raise InputError("--out and --changes name the same file")
+    from digitmap_tui.data import load_dataset, load_digits, parse_shape
+    from digitmap_tui.review import ReviewLog, write_changes, write_labels
+    from digitmap_tui.text import safe
+
+    if args.data:
+        shape = parse_shape(args.shape) if args.shape else None
+        dataset = load_dataset(args.data, labels=args.labels, shape=shape)
+    else:
+        if args.labels or args.shape:
+            raise InputError("--labels and --shape need --data (the built-in digits have both)")
+        from digitmap_tui.cache import default_cache_dir
+
+        dataset = load_digits(default_cache_dir())
+    if dataset.labels is None:
+        raise InputError("labels export needs labels (give --labels or data with a label column)")
+    log = ReviewLog.for_dataset(dataset)
+    for note in (log.problem, log.warning):
+        if note:
+            sys.stderr.write(f"digitmap: warning: {safe(note)}\n")
+    if not log.decisions:
+        sys.stderr.write(
+            f"digitmap: no review decisions for {safe(dataset.name)}; the labels are the originals\n"
+        )
+    if out is not None:
+        write_labels(out, log.labels(dataset.labels))
+        sys.stderr.write(f"digitmap: wrote {dataset.n} labels to {safe(str(out))}\n")
+    if changes is not None:
+        rows = log.changes(dataset.labels)
+        write_changes(changes, rows)
+        sys.stderr.write(f"digitmap: wrote {len(rows)} decisions to {safe(str(changes))}\n")
     return 0
 
 
@@ -457,7 +538,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(0, "explore")
     args = build_parser().parse_args(_join_negative_values(argv))
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
-    handlers = {"explore": cmd_explore, "render": cmd_render, "embed": cmd_embed}
+    handlers = {
+        "explore": cmd_explore,
+        "render": cmd_render,
+        "embed": cmd_embed,
+        "labels": cmd_labels,
+    }
     try:
         return handlers[args.command](args)
     except InputError as exc:

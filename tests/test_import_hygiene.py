@@ -27,6 +27,8 @@ CORE = [
     "digitmap_tui.session",
     "digitmap_tui.panelplan",
     "digitmap_tui.keymap",
+    "digitmap_tui.suspects",
+    "digitmap_tui.review",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
 
