@@ -30,7 +30,14 @@ from digitmap_tui.grid import (
     label_histogram,
     list_select,
 )
-from digitmap_tui.maprender import MapPainter, legend_segments, merge_cells, overlay_box
+from digitmap_tui.maprender import (
+    MapPainter,
+    legend_segments,
+    merge_cells,
+    overlay_box,
+    points_size,
+)
+from digitmap_tui.text import safe
 from digitmap_tui.selection import Box
 
 TILE_MAX_COLS = 14
@@ -49,6 +56,7 @@ class RenderRequest:
     glyphs: str | None = None
     width: int | None = None
     height: int | None = None
+    tile_scale: int = 1
 
 
 @dataclass(frozen=True)
@@ -108,13 +116,23 @@ def render_json(
         "count": len(chosen),
         "labels": {str(k): int(v) for k, v in enumerate(hist) if v},
     }
+    names = getattr(dataset, "label_names", None)
+    if names is not None:
+        out["label_names"] = list(names)
+    paths = getattr(dataset, "paths", None)
+    if paths is not None:
+        out["paths"] = [paths[int(i)] for i in chosen]
     return out
 
 
-def histogram_text(hist: np.ndarray) -> str:
-    """``7:11 3:1 9:1``: labels by count, most common first."""
+def histogram_text(hist: np.ndarray, names: tuple[str, ...] | None = None) -> str:
+    """``7:11 3:1 9:1``: labels by count, most common first (class names, escaped, if given)."""
     order = sorted((int(c), k) for k, c in enumerate(hist) if c)
-    return " ".join(f"{k}:{c}" for c, k in sorted(order, key=lambda t: (-t[0], t[1])))
+
+    def name(k: int) -> str:
+        return safe(names[k]) if names is not None and k < len(names) else str(k)
+
+    return " ".join(f"{name(k)}:{c}" for c, k in sorted(order, key=lambda t: (-t[0], t[1])))
 
 
 def render_text(
@@ -124,9 +142,23 @@ def render_text(
     r = resolve(coords, request, (console.width, console.height))
     color = console.color_system is not None
     labels = dataset.labels
-    binned = bin_points(coords, labels, r.view, r.width, r.height, dataset.n_labels or None)
-    painter = MapPainter(binned, request.mode, color=color)
-    console.print(Text(f"digitmap · {dataset.name} ({dataset.n}) · {source}", style="bold"))
+    n_labels = dataset.n_labels or None
+    binned = bin_points(coords, labels, r.view, r.width, r.height, n_labels)
+    # Half blocks only with 256 colours or more: at 16 their greys collapse into blotches.
+    style = request.glyphs or glyph_style_for(console)
+    fine = None
+    if request.mode == "points":
+        fine = bin_points(coords, labels, r.view, *points_size(r.width, r.height), n_labels)
+    painter = MapPainter(
+        binned,
+        request.mode,
+        color=color,
+        fine=fine,
+        braille=style != "ascii",
+        n_labels=dataset.n_labels,
+    )
+    title = f"digitmap · {safe(dataset.name)} ({dataset.n}) · {source}"
+    console.print(Text(title, style="bold"))
     cb = r.cell_box
     for y in range(r.height):
         cells = overlay_box(painter.row_cells(y), y, cb.col, cb.row, cb.width, cb.height, color)
@@ -136,25 +168,37 @@ def render_text(
         f"view x {v.x0:.4g} … {v.x1:.4g}  y {v.y0:.4g} … {v.y1:.4g}    "
         f"box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
     )
-    _print_segments(console, legend_segments(dataset.n_labels, request.mode, color))
+    _print_segments(console, legend_segments(dataset.n_labels, painter.mode, color))
     grid, chosen = selection_indices(coords, labels, r.box, request)
     hist = label_histogram(labels, chosen, dataset.n_labels)
-    # Half blocks only with 256 colours or more: at 16 their greys collapse into blotches.
-    style = request.glyphs or glyph_style_for(console)
-    cols, rows = tile_size(dataset.image_shape, style, TILE_MAX_COLS)
+    scale = max(1, request.tile_scale)
+    max_cols = TILE_MAX_COLS * scale if scale > 1 else TILE_MAX_COLS
+    cols, rows = tile_size(dataset.image_shape, style, max_cols, scale)
     lo_hi = dataset.value_range()
     images = dataset.images
+    names = getattr(dataset, "label_names", None)
 
     def tile(i: int) -> list[list[Segment]]:
         label = None if labels is None else int(labels[i])
+        name = None if (label is None or names is None) else names[label]
         return tile_segments(
-            images[i], index=i, label=label, style=style, value_range=lo_hi, cols=cols, color=color
+            images[i],
+            index=i,
+            label=label,
+            style=style,
+            value_range=lo_hi,
+            cols=cols,
+            color=color,
+            label_name=name,
+            scale=scale,
         )
+
+    hist_text = histogram_text(hist, names)
 
     console.print()
     if grid is not None:
         console.print(
-            f"grid {grid.shape[0]}×{grid.shape[1]} · {len(chosen)} points in box · {histogram_text(hist)}"
+            f"grid {grid.shape[0]}×{grid.shape[1]} · {len(chosen)} points in box · {hist_text}"
         )
         for row in grid:
             tiles = [blank_tile(cols, rows + 1) if i == EMPTY else tile(int(i)) for i in row]
@@ -162,7 +206,7 @@ def render_text(
                 _print_segments(console, line)
     else:
         console.print(
-            f"list · {len(chosen)} points in box, sorted by {request.sort} · {histogram_text(hist)}"
+            f"list · {len(chosen)} points in box, sorted by {request.sort} · {hist_text}"
         )
         per_row = max(1, (r.width + 1) // (cols + 1))
         for start in range(0, len(chosen), per_row):

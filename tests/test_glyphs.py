@@ -206,7 +206,9 @@ def test_resample_never_upsamples() -> None:
 
 def test_resample_rejects_bad_input() -> None:
     with pytest.raises(ValueError):
-        resample(np.ones((2, 2, 2)), 1, 1)
+        resample(np.ones((2, 2, 2, 2)), 1, 1)  # (H, W) and (H, W, C) only
+    with pytest.raises(ValueError):
+        resample(np.ones(4), 1, 1)
     with pytest.raises(ValueError):
         resample(np.ones((2, 2)), 0, 1)
 
