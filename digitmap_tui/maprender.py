@@ -17,7 +17,7 @@ the 7s is a lone dot in the 3's colour. Braille needs Unicode and colour: withou
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -26,6 +26,7 @@ from rich.style import Style
 
 from digitmap_tui.glyphs import label_color, label_glyph
 from digitmap_tui.grid import EMPTY, BinnedMap
+from digitmap_tui.text import safe
 
 MAP_MODES: tuple[str, ...] = ("label", "density", "purity", "points")
 
@@ -277,8 +278,10 @@ def overlay_box(
     return out
 
 
-def legend_segments(n_labels: int, mode: str, color: bool = True) -> list[Segment]:
-    """A one-line legend for the current mode."""
+def legend_segments(
+    n_labels: int, mode: str, color: bool = True, names: Sequence[str] | None = None
+) -> list[Segment]:
+    """A one-line legend for the current mode; ``names`` (class names) follow their glyphs."""
     if mode == "density":
         segs = [Segment("sparse ")]
         for ch, col in zip(DENSITY_RAMP, DENSITY_COLORS, strict=True):
@@ -292,7 +295,7 @@ def legend_segments(n_labels: int, mode: str, color: bool = True) -> list[Segmen
         segs.append(Segment(" pure  (glyph = majority label)"))
         return segs
     if mode == "points":
-        segs = legend_segments(n_labels, "label", color)
+        segs = legend_segments(n_labels, "label", color, names)
         segs.append(Segment(" ⠿ 2×4 dots a cell; a label rare around a cell wins it"))
         return segs
     segs = []
@@ -300,7 +303,11 @@ def legend_segments(n_labels: int, mode: str, color: bool = True) -> list[Segmen
         segs.append(
             Segment(label_glyph(label), _style(label_color(label) if color else None, bold=True))
         )
-        segs.append(Segment(" "))
+        if names is not None and label < len(names):
+            segs.append(Segment(f" {safe(names[label])}"))
+            segs.append(Segment("  "))
+        else:
+            segs.append(Segment(" "))
     if not segs:
         return [Segment("no labels: density")]
     return segs

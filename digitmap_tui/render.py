@@ -168,7 +168,8 @@ def render_text(
         f"view x {v.x0:.4g} … {v.x1:.4g}  y {v.y0:.4g} … {v.y1:.4g}    "
         f"box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
     )
-    _print_segments(console, legend_segments(dataset.n_labels, painter.mode, color))
+    names = getattr(dataset, "label_names", None)
+    _print_segments(console, legend_segments(dataset.n_labels, painter.mode, color, names))
     grid, chosen = selection_indices(coords, labels, r.box, request)
     hist = label_histogram(labels, chosen, dataset.n_labels)
     scale = max(1, request.tile_scale)
@@ -176,7 +177,6 @@ def render_text(
     cols, rows = tile_size(dataset.image_shape, style, max_cols, scale)
     lo_hi = dataset.value_range()
     images = dataset.images
-    names = getattr(dataset, "label_names", None)
 
     def tile(i: int) -> list[list[Segment]]:
         label = None if labels is None else int(labels[i])
