@@ -99,7 +99,7 @@ class FolderScan:
         h.update(f"digitmap-folder v{CACHE_VERSION} size={size}\n".encode())
         h.update(json.dumps(self.class_names).encode() + b"\n")
         for f in self.files:
-            h.update(f"{f.rel}\0{f.label}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "replace"))
+            h.update(f"{f.rel}\0{f.label}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
 
@@ -536,7 +536,8 @@ def _write_cache(cache_dir: Path, key: str, load: FolderLoad) -> None:
     }
     try:
         npy.parent.mkdir(parents=True, exist_ok=True)
-        _atomic(sidecar, lambda f: f.write(json.dumps(meta, ensure_ascii=False).encode("utf-8")))
+        # ASCII JSON: a file name that is not UTF-8 (surrogate escapes) survives as \udcXX.
+        _atomic(sidecar, lambda f: f.write(json.dumps(meta).encode("ascii")))
         _atomic(npy, lambda f: np.save(f, ds.images, allow_pickle=False))
     except OSError:
         pass
