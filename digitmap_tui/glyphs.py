@@ -199,8 +199,9 @@ def fit_tiles(
     Returns ``(tile_cols, tile_rows, hidden_rows, hidden_cols)``: each tile's image part is
     ``tile_cols x tile_rows`` cells (plus ``HEADER_ROWS``; tiles sit ``gap`` columns apart,
     rows of tiles directly below each other), and ``hidden_rows``/``hidden_cols`` grid rows
-    and columns do not fit even at the smallest legible tile (``MIN_TILE_COLS`` wide, one
-    row tall): show them as "+N rows/cols not shown", never as half a tile.
+    and columns do not fit even at the smallest legible tile (``MIN_TILE_COLS`` wide, as
+    tall as the image's aspect makes it): show them as "+N rows/cols not shown", never as
+    half a tile. A panel too small for one such tile still gets one, smaller.
 
     The image is shown at its own size times ``scale`` (``scale`` 2 draws an 8x8 image 16
     columns x 8 rows) unless the panel is smaller, when it is shrunk, aspect kept, by area
@@ -214,8 +215,11 @@ def fit_tiles(
     if h < 1 or w < 1:
         raise ValueError(f"image shape must be positive, got {tuple(image_shape)}")
     panel_w, panel_h = max(0, panel_w), max(0, panel_h)
-    visible_cols = min(cols, max(1, (panel_w + gap) // (MIN_TILE_COLS + gap)))
-    visible_rows = min(rows, max(1, panel_h // (HEADER_ROWS + 1)))
+    # the smallest legible tile: MIN_TILE_COLS wide (or the image's own width, if smaller)
+    min_w = min(MIN_TILE_COLS, w * scale)
+    min_rows = math.ceil(_scaled_height(h, w, scale, min_w) / 2)
+    visible_cols = min(cols, max(1, (panel_w + gap) // (min_w + gap)))
+    visible_rows = min(rows, max(1, panel_h // (HEADER_ROWS + min_rows)))
     room_w = max(1, (panel_w + gap) // visible_cols - gap)
     room_h = max(1, panel_h // visible_rows - HEADER_ROWS)
     want = w * scale if max_cols is None else min(w * scale, max_cols)
