@@ -360,7 +360,7 @@ def _as_color_images(
     RGBA is composited onto black (the tiles' background): a transparent pixel reads as
     background instead of showing whatever colour its invisible RGB happens to hold.
     """
-    n, a, b, c = array.shape
+    n, a, _, c = array.shape
     if c not in (3, 4) and a in (3, 4):
         array = np.moveaxis(array, 1, -1)  # PyTorch's (N, C, H, W), as a view
     if array.shape[3] not in (3, 4):
@@ -372,8 +372,7 @@ def _as_color_images(
         h, w = shape
         raise _fail(
             display,
-            f"--shape {h}x{w} does not match colour images of"
-            f" {array.shape[1]}x{array.shape[2]}",
+            f"--shape {h}x{w} does not match colour images of {array.shape[1]}x{array.shape[2]}",
         )
     if n == 0:
         raise _fail(display, f"no images (shape {tuple(array.shape)})")
@@ -804,7 +803,7 @@ def load_dataset(
     labels: PathArg | None = None,
     shape: tuple[int, int] | None = None,
     no_labels: bool = False,
-    size: tuple[int, int] | None = None,
+    image_size: tuple[int, int] | None = None,
     cache_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     notes: list[str] | None = None,
@@ -814,8 +813,8 @@ def load_dataset(
     ``labels`` is a separate labels file (.npy/.npz/.csv/.txt/IDX); it wins over labels found
     in the data file itself; ``no_labels`` drops labels (a folder is then read flat). ``shape``
     (H, W) turns flat N×D rows into images. A folder is read by
-    :func:`digitmap_tui.folder.load_folder` (``size``, ``cache_dir`` and ``progress`` apply to
-    it); what it skipped is appended to ``notes`` as one line.
+    :func:`digitmap_tui.folder.load_folder` (``image_size``, ``cache_dir`` and ``progress``
+    apply to it); what it skipped is appended to ``notes`` as one line.
     """
     display = os.fspath(path)
     if os.path.isdir(path):
@@ -830,13 +829,13 @@ def load_dataset(
         from digitmap_tui.folder import load_folder
 
         loaded = load_folder(
-            path, labels=not no_labels, size=size, cache_dir=cache_dir, progress=progress
+            path, labels=not no_labels, size=image_size, cache_dir=cache_dir, progress=progress
         )
         summary = loaded.summary()
         if summary and notes is not None:
             notes.append(f"{loaded.dataset.name}: {summary}")
         return loaded.dataset
-    if size is not None:
+    if image_size is not None:
         raise InputError("--size applies to image folders only")
     if shape is not None:
         h, w = shape

@@ -99,7 +99,9 @@ class FolderScan:
         h.update(f"digitmap-folder v{CACHE_VERSION} size={size}\n".encode())
         h.update(json.dumps(self.class_names).encode() + b"\n")
         for f in self.files:
-            h.update(f"{f.rel}\0{f.label}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+            h.update(
+                f"{f.rel}\0{f.label}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape")
+            )
         return h.hexdigest()
 
 
@@ -351,9 +353,11 @@ def _decode(path: str, size: tuple[int, int]) -> np.ndarray | str:
                 array = np.asarray(resized, dtype=np.uint8)
     except Exception as exc:
         return _classify(exc)
-    if array.ndim == 3 and (array[..., 0] == array[..., 1]).all() and (
-        array[..., 1] == array[..., 2]
-    ).all():
+    if (
+        array.ndim == 3
+        and (array[..., 0] == array[..., 1]).all()
+        and (array[..., 1] == array[..., 2]).all()
+    ):
         array = array[..., 0]  # an RGB file holding greys is grey data (a third of the features)
     return np.ascontiguousarray(array)
 
@@ -460,9 +464,7 @@ def _run_pool(
         initializer=_worker_init,
     )
     try:
-        futures = {
-            pool.submit(fn, paths[s : s + chunk], *extra): k for k, s in enumerate(starts)
-        }
+        futures = {pool.submit(fn, paths[s : s + chunk], *extra): k for k, s in enumerate(starts)}
         for future in as_completed(futures):
             part = future.result()
             results[futures[future]] = part

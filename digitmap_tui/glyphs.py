@@ -286,7 +286,7 @@ def _header(
     """
     idx = "" if index is None else str(index)
     shown = None if label is None else (str(label) if name is None else safe(name))
-    if name is not None and idx and len(shown or "") > max(1, cols - len(idx) - 3):
+    if shown is not None and name is not None and idx and len(shown) > max(1, cols - len(idx) - 3):
         shown = _ellipsis(shown, max(1, cols - len(idx) - 3))  # keep room for "idx L:"
     lab = "" if shown is None else f"L:{shown}"
     lstyle = label_style(label) if (color and label is not None) else None
@@ -325,7 +325,9 @@ def _pad_right(line: list[Segment], n: int) -> list[Segment]:
 
 
 def _block_runs(
-    upper: list[int], lower: list[int], block_style: Callable[[int | None, int], Style] = _block_style
+    upper: list[int],
+    lower: list[int],
+    block_style: Callable[[int | None, int], Style] = _block_style,
 ) -> list[Segment]:
     """One row of half blocks as the fewest practical runs of one style each.
 

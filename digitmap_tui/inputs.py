@@ -70,7 +70,7 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
             labels=labels_file,
             shape=shape,
             no_labels=no_labels,
-            size=parse_size(size_text) if size_text else None,
+            image_size=parse_size(size_text) if size_text else None,
             cache_dir=cache_dir,
             progress=_folder_progress(),
             notes=notes,

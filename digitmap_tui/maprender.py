@@ -101,9 +101,10 @@ def braille_cells(
         per = np.bincount((cell_id * (k + 1) + lab).ravel(), minlength=cells * (k + 1))
         per = per.reshape(height, width, k + 1)[..., :k]
         padded = np.pad(per, ((1, 1), (1, 1), (0, 0)))
-        around = sum(
-            padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3)
-        )
+        around = np.zeros_like(per)
+        for dy in range(3):
+            for dx in range(3):
+                around += padded[dy : dy + height, dx : dx + width]
         total = around.sum(axis=-1, keepdims=True)
         present = per > 0
         rare = present & (around <= RARE_SHARE * total)

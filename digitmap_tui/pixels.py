@@ -203,9 +203,7 @@ def cell_pixels(fd: int = 2) -> tuple[int, int]:
 # --------------------------------------------------------------------------- pixels
 
 
-def to_rgb8(
-    image: np.ndarray, value_range: tuple[float, float] | None = None
-) -> np.ndarray:
+def to_rgb8(image: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """An (H, W) or (H, W, 3) image as (H, W, 3) uint8, ``value_range`` mapped to 0..255.
 
     The default range is 0..255 for uint8 data, else the image's own min..max. Low values

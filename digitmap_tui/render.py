@@ -37,8 +37,8 @@ from digitmap_tui.maprender import (
     overlay_box,
     points_size,
 )
-from digitmap_tui.text import safe
 from digitmap_tui.selection import Box
+from digitmap_tui.text import safe
 
 TILE_MAX_COLS = 14
 
@@ -205,9 +205,7 @@ def render_text(
             for line in tiles_to_lines(tiles):
                 _print_segments(console, line)
     else:
-        console.print(
-            f"list · {len(chosen)} points in box, sorted by {request.sort} · {hist_text}"
-        )
+        console.print(f"list · {len(chosen)} points in box, sorted by {request.sort} · {hist_text}")
         per_row = max(1, (r.width + 1) // (cols + 1))
         for start in range(0, len(chosen), per_row):
             tiles = [tile(int(i)) for i in chosen[start : start + per_row]]

@@ -172,9 +172,7 @@ def test_broken_files_are_skipped_and_counted(tmp_path: Path) -> None:
     loaded = load_folder(tmp_path, cache_dir=tmp_path / "cache")
     ds = loaded.dataset
     assert ds.paths == ("c/good1.png", "c/good2.jpg")
-    assert loaded.skipped == Counter(
-        {"not images": 3, "truncated": 1, "too many pixels": 1}
-    )
+    assert loaded.skipped == Counter({"not images": 3, "truncated": 1, "too many pixels": 1})
     assert loaded.summary() == "5 files skipped: 3 not images, 1 too many pixels, 1 truncated"
     assert loaded.ignored["other files"] == 1
 
@@ -294,7 +292,11 @@ def test_grey_pictures_saved_as_rgb_are_grey_and_mixed_folders_colour(tmp_path: 
     png(tmp_path / "m" / "a" / "red.png", np.tile(np.array([200, 0, 0], np.uint8), (4, 4, 1)))
     ds = load_folder(tmp_path / "m").dataset
     assert ds.is_color
-    assert ds.images[0, 0, 0].tolist() == [50, 50, 50] and ds.images[1, 0, 0].tolist() == [200, 0, 0]
+    assert ds.images[0, 0, 0].tolist() == [50, 50, 50] and ds.images[1, 0, 0].tolist() == [
+        200,
+        0,
+        0,
+    ]
 
 
 def test_sixteen_bit_greys_and_palette_images(tmp_path: Path) -> None:
@@ -411,4 +413,121 @@ def test_load_dataset_dispatches_folders(tmp_path: Path) -> None:
         load_dataset(tmp_path, shape=(2, 2))
     with pytest.raises(InputError, match="--size applies to image folders only"):
         np.save(tmp_path / "x.npy", np.zeros((2, 2, 2)))
-        load_dataset(tmp_path / "x.npy", size=(2, 2))
+        load_dataset(tmp_path / "x.npy", image_size=(2, 2))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from digitmap_tui import cli
+
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_render_a_folder_in_text_and_json(tmp_path: Path, capsys) -> None:
+    base = ["--data", str(SCENES), "--method", "pca", "--cache-dir", str(tmp_path)]
+    code, out, err = run_cli(["render", *base, "--width", "60", "--height", "16"], capsys)
+    assert code == 0 and err == ""
+    assert "colour_scenes (36)" in out and "0 foliage  1 fruit  2 sky" in out
+    code, out, _ = run_cli(["render", *base, "--json", "--box=-1e9,1e9,-1e9,1e9"], capsys)
+    record = json.loads(out)
+    assert record["label_names"] == ["foliage", "fruit", "sky"]
+    assert record["count"] == 36 and len(record["paths"]) == 36
+    assert {p.split("/")[0] for p in record["paths"]} == {"foliage", "fruit", "sky"}
+    assert record["labels"] == {"0": 12, "1": 12, "2": 12}
+
+
+def test_pca_separates_the_colour_scenes(tmp_path: Path, capsys) -> None:
+    """Colour carries the classes: in PCA of the RGB features each class keeps to itself."""
+    out = tmp_path / "xy.npy"
+    code, _, err = run_cli(
+        ["embed", "--data", str(SCENES), "--method", "pca", "--no-cache", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    xy = np.load(out)
+    labels = load_folder(SCENES).dataset.labels
+    assert xy.shape == (36, 2) and labels is not None
+    from digitmap_tui.analysis import misfits
+
+    assert len(misfits(xy, labels, k=5)) <= 3
+
+
+def test_render_digits_folder_points_mode_and_tile_scale(tmp_path: Path, capsys) -> None:
+    base = ["render", "--data", str(DIGITS_PNG), "--method", "pca", "--no-cache"]
+    code, out, _ = run_cli(
+        [*base, "--mode", "points", "--color", "always", "--colors", "256"], capsys
+    )
+    assert code == 0 and any(0x2800 < ord(ch) <= 0x28FF for ch in out)
+    code, out, _ = run_cli(
+        [*base, "--mode", "points", "--glyphs", "ascii", "--color", "never"], capsys
+    )
+    assert code == 0 and not any(0x2800 <= ord(ch) <= 0x28FF for ch in out)
+    code, out, _ = run_cli(
+        [*base, "--tile-scale", "2", "--color", "never", "--grid", "1x2"], capsys
+    )
+    assert code == 0
+    tile_lines = out.split("grid 1×2")[1].splitlines()[1:]
+    assert len(tile_lines) == 1 + 8  # header + 16 pixel rows as 8 shade rows
+
+
+def test_labels_none_and_size_flags(tmp_path: Path, capsys) -> None:
+    base = ["render", "--data", str(SCENES), "--method", "pca", "--no-cache", "--json"]
+    code, out, _ = run_cli([*base, "--labels", "none", "--size", "8x10"], capsys)
+    record = json.loads(out)
+    assert code == 0 and "label_names" not in record and record["labels"] == {}
+    code, _, err = run_cli(["render", "--size", "8", "--method", "pca"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--size" in err
+    code, _, err = run_cli([*base, "--size", "0x3"], capsys)
+    assert code == 2 and "--size" in err
+
+
+def test_skipped_files_are_one_warning_and_empty_folder_is_exit_2(tmp_path: Path, capsys) -> None:
+    build_broken(tmp_path / "photos")
+    for k in range(4):  # PCA wants a few points
+        png(tmp_path / "photos" / "c" / f"more{k}.png", grey(10 * k))
+    code, out, err = run_cli(
+        ["render", "--data", str(tmp_path / "photos"), "--method", "pca", "--no-cache", "--json"],
+        capsys,
+    )
+    assert code == 0 and json.loads(out)["n"] == 6
+    assert err == (
+        "digitmap: warning: photos: 5 files skipped: 3 not images, 1 too many pixels, 1 truncated\n"
+    )
+    (tmp_path / "empty").mkdir()
+    code, out, err = run_cli(["embed", "--data", str(tmp_path / "empty")], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("digitmap: error: ") and "no images in the folder" in err
+
+
+def test_export_carries_paths_and_class_names(tmp_path: Path) -> None:
+    import csv
+
+    from digitmap_tui.export import export_selection
+
+    (tmp_path / "d" / "c,1").mkdir(parents=True)
+    raw = os.fsencode(tmp_path / "d" / "c,1") + b'/we"ird\xff.png'
+    with open(raw, "wb") as f:
+        Image.fromarray(grey(3)).save(f, format="PNG")
+    png(tmp_path / "d" / "dog" / "a.png", grey(4))
+    ds = load_folder(tmp_path / "d").dataset
+    coords = np.array([[0.5, 1.5], [2.0, -1.0]])
+    kw = {"labels": ds.labels, "coords": coords, "meta": {}, "paths": ds.paths}
+    csv_path = export_selection(
+        tmp_path / "s.csv", indices=[1, 0], label_names=ds.label_names, **kw
+    )
+    with open(csv_path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["label_name"] for r in rows] == ["dog", "c,1"]
+    assert os.fsencode(rows[1]["path"]) == b'c,1/we"ird\xff.png'  # the file's own bytes
+    json_path = export_selection(
+        tmp_path / "s.json", indices=[0, 1], label_names=ds.label_names, **kw
+    )
+    record = json.loads(json_path.read_text(encoding="utf-8"))
+    assert record["paths"] == list(ds.paths or ())
+    assert record["label_names"] == ["c,1", "dog"]
+    # without paths, the CSV is as it always was
+    plain = export_selection(tmp_path / "p.csv", indices=[0], labels=None, coords=coords, meta={})
+    assert plain.read_text().splitlines()[0] == "index,label,x,y"

@@ -675,7 +675,7 @@ def test_colour_tile_at_256_colours_is_downgraded_by_rich() -> None:
 
 @pytest.mark.parametrize("style", ["shade", "ascii"])
 def test_colour_falls_back_to_luminance(style: str) -> None:
-    y, x = np.mgrid[0:8, 0:8]
+    x = np.mgrid[0:8, 0:8][1]
     rgb = np.zeros((8, 8, 3), dtype=np.uint8)
     rgb[..., 1] = (x * 36).astype(np.uint8)  # green ramp, left dark to right bright
     grey = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
@@ -692,9 +692,7 @@ def test_grey_tiles_unchanged_by_the_colour_path(digits) -> None:
     img = images[1118]
     grey_tile = tile_segments(img, index=1, label=3, style="blocks", value_range=(0, 16), cols=8)
     as_rgb = np.repeat(np.rint(img * 255 / 16).astype(np.uint8)[..., None], 3, axis=2)
-    rgb_tile = tile_segments(
-        as_rgb, index=1, label=3, style="blocks", value_range=(0, 255), cols=8
-    )
+    rgb_tile = tile_segments(as_rgb, index=1, label=3, style="blocks", value_range=(0, 255), cols=8)
     assert ["".join(s.text for s in line) for line in grey_tile] == [
         "".join(s.text for s in line) for line in rgb_tile
     ]
@@ -768,9 +766,8 @@ def test_fit_tiles_always_fits(
     assert tr == tile_size(shape, "blocks", tc, scale)[1]
     if pw >= glyphs.MIN_TILE_COLS:
         assert vc * tc + (vc - 1) <= pw
-    if ph >= 1 + glyphs.HEADER_ROWS:
-        if tc > 1:  # a 1-pixel-wide tile cannot get shorter; else the rows fit
-            assert vr * (tr + glyphs.HEADER_ROWS) <= ph
+    if ph >= 1 + glyphs.HEADER_ROWS and tc > 1:  # a 1-pixel-wide tile cannot get shorter
+        assert vr * (tr + glyphs.HEADER_ROWS) <= ph
     min_w = min(glyphs.MIN_TILE_COLS, shape[1] * scale)
     if hc:
         assert (vc + 1) * min_w + vc > pw
