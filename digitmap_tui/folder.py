@@ -57,8 +57,10 @@ MAX_SIDE = 512
 MAX_PIXELS = 89_478_485
 #: Files decoded in this process first, to time them (see _run_chunks).
 PROBE_FILES = 32
-#: Work (seconds, estimated) above which the rest is decoded in a process pool.
-POOL_WORTH_SECONDS = 1.5
+#: Work (seconds, estimated) above which the rest is decoded in a process pool: starting
+#: spawn workers took 2-3 s on a busy 2-core machine (benchmarks/folders.py), and a
+#: 640x480 JPEG decodes to 64 pixels in about 1.6 ms here (JPEG draft mode).
+POOL_WORTH_SECONDS = 3.0
 CACHE_VERSION = 1
 CACHE_SUBDIR = "folders"
 
@@ -418,7 +420,7 @@ def _run_chunks(
 
     The first files are done here, timed; the rest go to a pool of ``workers`` processes
     only when doing them here would take longer than POOL_WORTH_SECONDS (starting spawn
-    workers costs about a second: small PNGs are faster read in this process).
+    workers costs seconds: a few thousand small files are faster read in this process).
     """
     import time
 
