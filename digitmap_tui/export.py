@@ -439,6 +439,7 @@ def render_command(
     list_mode: bool,
     sort: str,
     mode: str,
+    size: str | None = None,
 ) -> str:
     """The ``digitmap render ...`` command line that shows this view, box and selection again.
 
@@ -462,6 +463,8 @@ def render_command(
         opt("--labels", os.fspath(labels))
     if shape is not None:
         opt("--shape", shape if isinstance(shape, str) else f"{shape[0]}x{shape[1]}")
+    if size is not None:
+        opt("--size", size)
     if embedding is not None:
         opt("--embedding", os.fspath(embedding))
     if method != _DEFAULTS["method"]:

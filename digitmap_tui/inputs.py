@@ -37,6 +37,7 @@ class Inputs:
     data_path: str | None = None  # as typed, for the reproducible `digitmap render` command
     labels_path: str | None = None
     shape_text: str | None = None
+    size_text: str | None = None  # --size of an image folder, as typed
     #: One-line notes about the input worth telling the user (e.g. files a folder skipped);
     #: already made safe for a terminal.
     warnings: list[str] = field(default_factory=list)
@@ -102,6 +103,7 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
         data_path=_absolute(args.data),
         labels_path=args.labels if no_labels else _absolute(args.labels),
         shape_text=args.shape,
+        size_text=size_text,
         warnings=[safe(n) for n in notes],
     )
 
