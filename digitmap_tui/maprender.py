@@ -28,7 +28,12 @@ from digitmap_tui.glyphs import label_color, label_glyph
 from digitmap_tui.grid import EMPTY, BinnedMap
 from digitmap_tui.text import safe
 
-MAP_MODES: tuple[str, ...] = ("label", "density", "purity", "points")
+MAP_MODES: tuple[str, ...] = ("label", "density", "purity")
+#: The braille mode. Kept out of MAP_MODES (what the explorer's ``m`` cycles through) until
+#: the map widget passes the painter its ``fine`` grid; ``render`` and the painter take
+#: every mode in ALL_MAP_MODES.
+POINTS_MODE = "points"
+ALL_MAP_MODES: tuple[str, ...] = (*MAP_MODES, POINTS_MODE)
 
 #: Sub-cells per map cell in the points mode: braille's 2 columns x 4 rows of dots.
 POINTS_SUB = (2, 4)
@@ -140,6 +145,7 @@ class MapPainter:
     The ``points`` mode needs ``fine``, the same points binned at :func:`points_size`, and
     ``braille`` (the terminal can draw it); without them, or without colour, it draws as
     ``label``. ``n_labels`` is the dataset's label count (default: from the bins).
+    ``mark_minorities`` underlines label-mode cells that hold points of other labels.
     """
 
     def __init__(
@@ -152,9 +158,11 @@ class MapPainter:
         fine: BinnedMap | None = None,
         braille: bool = True,
         n_labels: int | None = None,
+        mark_minorities: bool = False,
     ) -> None:
         self.binned = binned
-        self.mode = mode if mode in MAP_MODES else "label"
+        self.mark_minorities = mark_minorities
+        self.mode = mode if mode in ALL_MAP_MODES else "label"
         self.focus = focus
         self.color = color
         counts = binned.counts
@@ -163,7 +171,7 @@ class MapPainter:
         # Label mode shades by density too: sparse cells dim, the densest third bold.
         self._heavy = max(2, int(np.percentile(counts[counts > 0], 67))) if self._top else 2
         self._braille: tuple[np.ndarray, np.ndarray] | None = None
-        if self.mode == "points":
+        if self.mode == POINTS_MODE:
             if fine is None or not braille or not color:
                 self.mode = "label"
             else:
@@ -220,7 +228,7 @@ class MapPainter:
             bold=count >= self._heavy,
             dim=count == 1 and self._top > 2,
             # a cell holding points of other labels than the one drawn says so
-            underline=bool(self.binned.purity[y, x] < 1.0),
+            underline=self.mark_minorities and bool(self.binned.purity[y, x] < 1.0),
         )
 
     def row_segments(self, y: int) -> list[Segment]:

@@ -156,6 +156,7 @@ def render_text(
         fine=fine,
         braille=style != "ascii",
         n_labels=dataset.n_labels,
+        mark_minorities=True,
     )
     title = f"digitmap · {safe(dataset.name)} ({dataset.n}) · {source}"
     console.print(Text(title, style="bold"))

@@ -84,7 +84,7 @@ def test_legend_lists_labels_or_ramp():
 
 def test_mixed_cells_are_underlined_in_every_colour_depth():
     for color in (True, False):
-        cells = MapPainter(_binned(), "label", color=color).row_cells(0)
+        cells = MapPainter(_binned(), "label", color=color, mark_minorities=True).row_cells(0)
         pure, mixed = cells[0][1], cells[2][1]
         assert not pure.underline
         assert mixed.underline  # an attribute: 16 colours, no colour and ASCII keep it
@@ -96,7 +96,8 @@ def test_underline_marks_exactly_the_cells_with_other_labels():
     xy = rng.random((400, 2)) * 10
     labels = rng.integers(0, 3, 400)
     binned = bin_points(xy, labels, Rect(0, 10, 0, 10), 12, 7, n_labels=3)
-    painter = MapPainter(binned, "label")
+    painter = MapPainter(binned, "label", mark_minorities=True)
+    assert not any(s.underline for _, s in MapPainter(binned, "label").row_cells(3) if s)
     for y in range(7):
         for x, (_, style) in enumerate(painter.row_cells(y)):
             if binned.counts[y, x]:
