@@ -9,7 +9,8 @@ module's docstring for its method:
 * frames.py    keystroke to finished frame, and bytes written per key, in the headless app;
 * startup.py   first frame of a fresh ``digitmap`` vs a fresh ``import textual.app``;
 * embedding.py UMAP in a fresh process (empty / filled numba cache), t-SNE on the digits;
-* memory.py    peak RSS exploring 1M points.
+* memory.py    peak RSS exploring 1M points;
+* folders.py   reading an image folder: one process, the process pool, the cache.
 
 ``--quick`` (about two minutes) uses fewer repeats and skips the fresh-cache UMAP run
 (reported as null), which alone takes ~25 s and fills the numba cache it then measures.
@@ -140,6 +141,15 @@ def collect(quick: bool, log: Any) -> dict[str, Any]:
     out.update(embed)
     fresh, warm = out.get("umap_fresh_s"), out.get("umap_warm_s")
     out["umap_fresh_ratio"] = fresh / warm if fresh and warm else None
+
+    log("image folders (400 photos, 400 28x28 PNGs) ...")
+    folders = python_json("folders", "400", "3" if quick else "5")
+    for kind in ("photos", "tiles"):
+        f = folders[kind]
+        out[f"folder_{kind}_one_process_s"] = f["one_process_s"]
+        out[f"folder_{kind}_pool_s"] = f["pool_s"]
+        out[f"folder_{kind}_default_s"] = f["default_s"]
+        out[f"folder_{kind}_cached_s"] = f["cached_s"]
 
     log("peak memory at 1M points ...")
     with tempfile.TemporaryDirectory(prefix="digitmap-mem-") as tmp:

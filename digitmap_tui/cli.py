@@ -73,12 +73,23 @@ def _float(flag: str):  # type: ignore[no-untyped-def]
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument(
-        "--data", metavar="PATH", help="images: .npy, .npz, .csv or IDX (default: built-in digits)"
+        "--data",
+        metavar="PATH",
+        help="images: .npy, .npz, .csv, IDX, or a folder of PNG/JPEG/WebP/BMP with one"
+        " subfolder per class (default: built-in digits)",
     )
     g.add_argument(
-        "--labels", metavar="PATH", help="labels file (.npy, .csv, .txt or IDX), if not in --data"
+        "--labels",
+        metavar="PATH",
+        help="labels file (.npy, .csv, .txt or IDX), if not in --data; 'none' for no labels"
+        " (a folder is then read flat)",
     )
     g.add_argument("--shape", metavar="HxW", help="image shape for flat rows, e.g. 28x28")
+    g.add_argument(
+        "--size",
+        metavar="HxW",
+        help="image folders: resize every image to this (default: the median size, at most 64x64)",
+    )
     g.add_argument("--embedding", metavar="PATH", help="precomputed N×2 coordinates (.npy or .csv)")
     e = p.add_argument_group("embedding")
     e.add_argument("--method", default="tsne", help="pca, tsne or umap (default: tsne)")
@@ -123,7 +134,16 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
         "--sort", choices=("index", "x", "y", "label"), default="x", help="list order (default x)"
     )
     p.add_argument(
-        "--mode", choices=("label", "density", "purity"), default="label", help="map mode"
+        "--mode",
+        choices=("label", "density", "purity", "points"),
+        default="label",
+        help="map mode (points: every label's own points, 2×4 braille dots a cell)",
+    )
+    p.add_argument(
+        "--tile-scale",
+        type=_positive_int("--tile-scale", 1, 8),
+        default=1,
+        help="enlarge small images in tiles by this factor (1-8, default 1)",
     )
     p.add_argument(
         "--glyphs", choices=("blocks", "shade", "ascii"), help="image glyphs (default: by terminal)"
@@ -161,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-json", action="store_true", help="like --print-selection, as a JSON list"
     )
     explore.add_argument("--bookmark", metavar="NAME", help="open a saved bookmark")
+    explore.add_argument(
+        "--images",
+        choices=("auto", "blocks", "sixel", "kitty"),
+        default="auto",
+        help="how tiles are drawn: true pixels (kitty graphics, sixel) where the terminal"
+        " answers that it can, else half blocks (default auto)",
+    )
 
     render = subs.add_parser("render", help="print the map and the images of a region to stdout")
     _add_data_options(render)
@@ -239,8 +266,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         glyphs=args.glyphs,
         width=args.width,
         height=args.height,
+        tile_scale=args.tile_scale,
     )
     inputs = load_inputs(args)
+    print_warnings(inputs)
     if args.bookmark:
         state = find_bookmark(inputs, args.bookmark)
         apply_bookmark_params(inputs, state)
@@ -270,6 +299,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     )
     render_text(console, session, request)
     return 0
+
+
+def print_warnings(inputs: Inputs) -> None:
+    """What loading noticed (e.g. files a folder skipped), one line each on stderr."""
+    for note in inputs.warnings:
+        sys.stderr.write(f"digitmap: warning: {note}\n")
 
 
 def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> int:
@@ -356,6 +391,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from digitmap_tui.inputs import describe_source, ensure_coords, load_inputs
 
     inputs = load_inputs(args)
+    print_warnings(inputs)
     coords = ensure_coords(inputs)
     if out is not None:
         from digitmap_tui.export import write_atomic_array

@@ -20,7 +20,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,23 +68,38 @@ _IDX_NAME = re.compile(r"(idx\d+-ubyte|\.idx\d*|\.ubyte)$")
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Images (N, H, W) with optional integer labels (N,) and a display name."""
+    """Images with optional integer labels (N,) and a display name.
+
+    Images are grey ``(N, H, W)`` or colour ``(N, H, W, 3)`` (RGB, channels last).
+    ``label_names`` names label ``k`` (from an image folder's class subfolders); ``paths``
+    holds each image's file path relative to its folder, for exports. Both are untrusted
+    text: show them through :func:`digitmap_tui.text.safe`.
+    """
 
     images: np.ndarray
     labels: np.ndarray | None
     name: str
+    label_names: tuple[str, ...] | None = None
+    paths: tuple[str, ...] | None = None
     # Derived values (fingerprint, value range) are computed once; the dataclass is frozen,
     # so they live in a private dict rather than in attributes.
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Loaders validate user input with InputError first; this only catches programming errors.
-        if self.images.ndim != 3:
-            raise ValueError(f"images must be (N, H, W), got shape {self.images.shape}")
+        ndim = self.images.ndim
+        if not (ndim == 3 or (ndim == 4 and self.images.shape[3] == 3)):
+            raise ValueError(
+                f"images must be (N, H, W) or (N, H, W, 3), got shape {self.images.shape}"
+            )
         if self.labels is not None and (
             self.labels.shape != (self.images.shape[0],) or self.labels.dtype != np.int64
         ):
             raise ValueError("labels must be an int64 array of shape (N,)")
+        if self.label_names is not None and len(self.label_names) < self.n_labels:
+            raise ValueError("label_names must name every label")
+        if self.paths is not None and len(self.paths) != self.images.shape[0]:
+            raise ValueError("paths must hold one path per image")
 
     @property
     def n(self) -> int:
@@ -93,8 +108,18 @@ class Dataset:
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        """(H, W) of one image."""
+        """(H, W) of one image, in pixels (colour or not: see :attr:`channels`)."""
         return int(self.images.shape[1]), int(self.images.shape[2])
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images, 3 for RGB."""
+        return 3 if self.images.ndim == 4 else 1
+
+    @property
+    def is_color(self) -> bool:
+        """Whether the images are RGB."""
+        return self.images.ndim == 4
 
     @property
     def n_labels(self) -> int:
@@ -105,12 +130,25 @@ class Dataset:
             self._memo["n_labels"] = int(self.labels.max()) + 1
         return int(self._memo["n_labels"])
 
+    def label_name(self, label: int) -> str:
+        """The class name of ``label`` (its number when the data has no names); untrusted."""
+        if self.label_names is not None and 0 <= label < len(self.label_names):
+            return self.label_names[label]
+        return str(label)
+
     def features(self) -> np.ndarray:
-        """Images flattened to (N, H*W) float32 (a view when the images already are float32)."""
+        """Images flattened to (N, H*W) or (N, H*W*3) float32 (colour is seen by the methods).
+
+        A view when the images already are float32.
+        """
         return np.asarray(self.images, dtype=np.float32).reshape(self.n, -1)
 
     def fingerprint(self) -> str:
-        """Hex sha256 over shape, dtype, image bytes and label bytes (computed once)."""
+        """Hex sha256 over shape, dtype, image bytes and label bytes (computed once).
+
+        The shape holds the channels, so colour data never shares a fingerprint with grey.
+        Names and paths are not hashed: they change neither the embedding nor the picture.
+        """
         if "fingerprint" not in self._memo:
             h = hashlib.sha256()
             h.update(f"images {self.images.shape} {self.images.dtype.str}\n".encode())
@@ -124,11 +162,27 @@ class Dataset:
         return str(self._memo["fingerprint"])
 
     def value_range(self) -> tuple[float, float]:
-        """(lo, hi) of the image values, for glyph normalisation (computed once)."""
+        """(lo, hi) the pixels are drawn against (computed once).
+
+        Grey: the images' min and max (contrast stretched, as the digits are 0..16). Colour:
+        the pixel type's own range (0..255 for 8 bits, 0..1 for floats within it), so that
+        colours are shown as they are rather than stretched.
+        """
         if "value_range" not in self._memo:
-            self._memo["value_range"] = (float(self.images.min()), float(self.images.max()))
+            self._memo["value_range"] = _value_range(self.images, self.is_color)
         lo, hi = self._memo["value_range"]
         return float(lo), float(hi)
+
+
+def _value_range(images: np.ndarray, color: bool) -> tuple[float, float]:
+    lo, hi = float(images.min()), float(images.max())
+    if not color:
+        return lo, hi
+    if images.dtype.kind == "u":
+        return 0.0, float(np.iinfo(images.dtype).max)
+    if lo >= 0.0 and hi <= 1.0:
+        return 0.0, 1.0
+    return lo, hi
 
 
 def _hash_rows(h: Any, array: np.ndarray) -> None:
@@ -245,8 +299,13 @@ def _as_images(
         # A single colour channel, first or last: (N, 1, H, W) or (N, H, W, 1).
         n, a, b, c = array.shape
         array = array.reshape(n, b, c) if a == 1 else array.reshape(n, a, b)
+    if array.ndim == 4:
+        return _as_color_images(array, display, shape)
     if array.ndim not in (2, 3):
-        raise _fail(display, f"expected 2-D (N×D) or 3-D (N×H×W) images, got shape {array.shape}")
+        raise _fail(
+            display,
+            f"expected 2-D (N×D), 3-D (N×H×W) or colour (N×H×W×3) images, got shape {array.shape}",
+        )
     if array.shape[0] == 0:
         raise _fail(display, f"no images (shape {array.shape})")
     if array.ndim == 2:
@@ -291,6 +350,60 @@ def _as_images(
         index = _first_non_finite(array)
         raise _fail(display, f"image {index} contains NaN or infinite values")
     return array, (lo, hi)
+
+
+def _as_color_images(
+    array: np.ndarray, display: str, shape: tuple[int, int] | None
+) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Colour images, channels last: (N, H, W, 3|4), or channels first (N, 3|4, H, W).
+
+    RGBA is composited onto black (the tiles' background): a transparent pixel reads as
+    background instead of showing whatever colour its invisible RGB happens to hold.
+    """
+    n, a, _, c = array.shape
+    if c not in (3, 4) and a in (3, 4):
+        array = np.moveaxis(array, 1, -1)  # PyTorch's (N, C, H, W), as a view
+    if array.shape[3] not in (3, 4):
+        raise _fail(
+            display,
+            f"colour images need 3 (RGB) or 4 (RGBA) channels, got shape {tuple(array.shape)}",
+        )
+    if shape is not None and tuple(array.shape[1:3]) != tuple(shape):
+        h, w = shape
+        raise _fail(
+            display,
+            f"--shape {h}x{w} does not match colour images of {array.shape[1]}x{array.shape[2]}",
+        )
+    if n == 0:
+        raise _fail(display, f"no images (shape {tuple(array.shape)})")
+    if array.shape[1] == 0 or array.shape[2] == 0:
+        raise _fail(display, f"images are empty (shape {tuple(array.shape)})")
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8)
+    array = _native(array)
+    if array.dtype.kind == "f":
+        lo, hi = float(array.min()), float(array.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            index = _first_non_finite(array)
+            raise _fail(display, f"image {index} contains NaN or infinite values")
+    if array.shape[3] == 4:
+        array = _composite_on_black(array)
+    return array, None
+
+
+def _composite_on_black(rgba: np.ndarray) -> np.ndarray:
+    """RGB premultiplied by alpha, in the input's dtype (alpha's full scale: the dtype's max,
+    or 1.0 for floats up to 1)."""
+    rgb = rgba[..., :3]
+    alpha = rgba[..., 3:4]
+    if rgba.dtype.kind in "ui":
+        full = float(np.iinfo(rgba.dtype).max)
+    else:
+        full = max(1.0, float(alpha.max()))
+    out = rgb.astype(np.float64) * (alpha.astype(np.float64) / full)
+    if rgba.dtype.kind in "ui":
+        return np.rint(out).astype(rgba.dtype)
+    return out.astype(rgba.dtype)
 
 
 def _first_non_finite(array: np.ndarray) -> int:
@@ -689,13 +802,41 @@ def load_dataset(
     *,
     labels: PathArg | None = None,
     shape: tuple[int, int] | None = None,
+    no_labels: bool = False,
+    image_size: tuple[int, int] | None = None,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    notes: list[str] | None = None,
 ) -> Dataset:
-    """Load user images from .npy, .npz, CSV or IDX, with optional labels and image shape.
+    """Load user images from .npy, .npz, CSV, IDX or an image folder, with optional labels.
 
     ``labels`` is a separate labels file (.npy/.npz/.csv/.txt/IDX); it wins over labels found
-    in the data file itself. ``shape`` (H, W) turns flat N×D rows into images.
+    in the data file itself; ``no_labels`` drops labels (a folder is then read flat). ``shape``
+    (H, W) turns flat N×D rows into images. A folder is read by
+    :func:`digitmap_tui.folder.load_folder` (``image_size``, ``cache_dir`` and ``progress``
+    apply to it); what it skipped is appended to ``notes`` as one line.
     """
     display = os.fspath(path)
+    if os.path.isdir(path):
+        if labels is not None or shape is not None:
+            flag = "--labels FILE" if labels is not None else "--shape"
+            raise InputError(
+                _one_line(
+                    f"{display}: {flag} does not apply to an image folder (labels are"
+                    " its subfolders; --labels none reads it unlabelled)"
+                )
+            )
+        from digitmap_tui.folder import load_folder
+
+        loaded = load_folder(
+            path, labels=not no_labels, size=image_size, cache_dir=cache_dir, progress=progress
+        )
+        summary = loaded.summary()
+        if summary and notes is not None:
+            notes.append(f"{loaded.dataset.name}: {summary}")
+        return loaded.dataset
+    if image_size is not None:
+        raise InputError("--size applies to image folders only")
     if shape is not None:
         h, w = shape
         if h <= 0 or w <= 0:
@@ -728,12 +869,14 @@ def load_dataset(
     if labels is not None:
         labels_display = os.fspath(labels)
         raw_labels = _load_labels_file(labels, labels_display)
+    if no_labels:
+        raw_labels = None
     label_array = None
     if raw_labels is not None:
         label_array = _as_labels(raw_labels, labels_display)
         _check_count(label_array, labels_display, n, display)
     dataset = Dataset(images=images, labels=label_array, name=Path(display).name)
-    if value_range is not None:
+    if value_range is not None and not dataset.is_color:
         dataset._memo["value_range"] = value_range
     return dataset
 

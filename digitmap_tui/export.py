@@ -28,7 +28,7 @@ from digitmap_tui.errors import InputError
 EXPORT_SUFFIXES: tuple[str, ...] = (".csv", ".json", ".npy")
 
 #: Keys of an exported JSON file that the selection itself fills; ``meta`` may not use them.
-_SELECTION_KEYS = ("count", "indices", "labels", "x", "y")
+_SELECTION_KEYS = ("count", "indices", "labels", "x", "y", "label_names", "paths")
 
 # `digitmap render` flag defaults; render_command leaves a flag out when its value is the default.
 _DEFAULTS: dict[str, Any] = {
@@ -165,6 +165,8 @@ def export_selection(
     coords: np.ndarray,
     meta: Mapping[str, Any],
     overwrite: bool = False,
+    paths: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
 ) -> Path:
     """Write the selection to ``path`` (``.csv``, ``.json`` or ``.npy``, by suffix); return the path.
 
@@ -176,6 +178,10 @@ def export_selection(
     * ``.json``: ``count``, then ``meta`` (dataset, embedding, view, box, mode, grid, command,
       ...), then the lists ``indices``, ``labels`` (``null`` without labels), ``x``, ``y``.
     * ``.npy``: the indices only, a plain int64 array (``np.load(p, allow_pickle=False)``).
+
+    ``paths`` (N,) and ``label_names`` come from an image folder: CSV then gains the columns
+    ``label_name`` and ``path`` (quoted as CSV needs), JSON the lists ``label_names`` (one per
+    selected point) and ``paths``.
 
     Floats are written with ``repr`` precision, so coordinates read back bit for bit. An
     existing file is kept unless ``overwrite``; problems are a one-line :class:`InputError`.
@@ -202,9 +208,11 @@ def export_selection(
     if suffix == ".npy":
         writer = _npy_writer(idx)
     elif suffix == ".csv":
-        writer = _text_writer(_selection_csv(idx, labels, coords))
+        csv_text = _selection_csv(idx, labels, coords, paths, label_names)
+        writer = _text_writer(csv_text, "surrogateescape")
     else:
-        writer = _text_writer(_selection_json(idx, labels, coords, meta))
+        json_text = _selection_json(idx, labels, coords, meta, paths, label_names)
+        writer = _text_writer(json_text, "backslashreplace")
     try:
         write_atomic(path, writer, overwrite=overwrite)
     except OSError as exc:
@@ -230,14 +238,25 @@ def _npy_writer(idx: np.ndarray) -> Callable[[IO[bytes]], None]:
     return write
 
 
-def _text_writer(text: str) -> Callable[[IO[bytes]], None]:
+def _text_writer(text: str, errors: str = "strict") -> Callable[[IO[bytes]], None]:
+    # A file name that is not UTF-8 reaches us with surrogate escapes (os.fsdecode): CSV
+    # writes its bytes back as they were ("surrogateescape"), JSON as \udcXX escapes
+    # ("backslashreplace" writes exactly JSON's syntax), which json.loads reads back.
     def write(fh: IO[bytes]) -> None:
-        fh.write(text.encode("utf-8"))
+        fh.write(text.encode("utf-8", errors))
 
     return write
 
 
-def _selection_csv(idx: np.ndarray, labels: np.ndarray | None, coords: np.ndarray) -> str:
+def _selection_csv(
+    idx: np.ndarray,
+    labels: np.ndarray | None,
+    coords: np.ndarray,
+    paths: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
+) -> str:
+    if paths is not None or label_names is not None:
+        return _selection_csv_with_names(idx, labels, coords, paths, label_names)
     rows = ["index,label,x,y"]
     xs = coords[idx, 0].tolist()
     ys = coords[idx, 1].tolist()
@@ -247,8 +266,47 @@ def _selection_csv(idx: np.ndarray, labels: np.ndarray | None, coords: np.ndarra
     return "\n".join(rows) + "\n"
 
 
+def _selection_csv_with_names(
+    idx: np.ndarray,
+    labels: np.ndarray | None,
+    coords: np.ndarray,
+    paths: Sequence[str] | None,
+    label_names: Sequence[str] | None,
+) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["index", "label", "x", "y"]
+    if label_names is not None:
+        header.append("label_name")
+    if paths is not None:
+        header.append("path")
+    writer.writerow(header)
+    for i in idx.tolist():
+        lab = int(labels[i]) if labels is not None else None
+        row: list[Any] = [i, "" if lab is None else lab]
+        row += [repr(float(coords[i, 0])), repr(float(coords[i, 1]))]
+        if label_names is not None:
+            row.append(_name(label_names, lab))
+        if paths is not None:
+            row.append(paths[i])
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _name(label_names: Sequence[str], label: int | None) -> str:
+    return "" if label is None or label >= len(label_names) else label_names[label]
+
+
 def _selection_json(
-    idx: np.ndarray, labels: np.ndarray | None, coords: np.ndarray, meta: Mapping[str, Any]
+    idx: np.ndarray,
+    labels: np.ndarray | None,
+    coords: np.ndarray,
+    meta: Mapping[str, Any],
+    paths: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
 ) -> str:
     record: dict[str, Any] = {"count": len(idx)}
     record.update(meta)
@@ -256,6 +314,12 @@ def _selection_json(
     record["labels"] = labels[idx].tolist() if labels is not None else None
     record["x"] = [float(v) for v in coords[idx, 0].tolist()]
     record["y"] = [float(v) for v in coords[idx, 1].tolist()]
+    if label_names is not None:
+        record["label_names"] = (
+            None if labels is None else [_name(label_names, int(labels[i])) for i in idx]
+        )
+    if paths is not None:
+        record["paths"] = [paths[i] for i in idx.tolist()]
     return _json_one_key_per_line(record)
 
 
@@ -375,6 +439,7 @@ def render_command(
     list_mode: bool,
     sort: str,
     mode: str,
+    size: str | None = None,
 ) -> str:
     """The ``digitmap render ...`` command line that shows this view, box and selection again.
 
@@ -398,6 +463,8 @@ def render_command(
         opt("--labels", os.fspath(labels))
     if shape is not None:
         opt("--shape", shape if isinstance(shape, str) else f"{shape[0]}x{shape[1]}")
+    if size is not None:
+        opt("--size", size)
     if embedding is not None:
         opt("--embedding", os.fspath(embedding))
     if method != _DEFAULTS["method"]:

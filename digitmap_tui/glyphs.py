@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -18,6 +18,8 @@ from rich.color import Color
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+
+from digitmap_tui.text import safe
 
 GLYPH_STYLES: tuple[str, ...] = ("blocks", "shade", "ascii")
 
@@ -47,6 +49,9 @@ HEADER_ROWS = 1
 #: (and merge) far more often than arbitrary truecolor greys would.
 GREY_ANSI: tuple[int, ...] = (16, *range(232, 256), 231)
 GREY_LEVELS = len(GREY_ANSI)
+
+#: Rec. 601 luma weights: colour images fall back to this grey on 16 colours and ASCII.
+_LUMA = np.array([0.299, 0.587, 0.114])
 
 _UPPER_HALF = "▀"
 _LOWER_HALF = "▄"
@@ -111,48 +116,124 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     return weights
 
 
-def resample(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """Area-average downsample of a 2-D image to (out_h, out_w), as float64.
+def resample(image: np.ndarray, out_h: int, out_w: int, upsample: bool = False) -> np.ndarray:
+    """Area-average resample of an (H, W) or (H, W, C) image to (out_h, out_w), as float64.
 
-    Axes already at or below the requested size are left as they are (no upsampling), so
-    the result is ``(min(out_h, H), min(out_w, W))``.
+    Each output pixel is the area-weighted mean of the input pixels it covers. Without
+    ``upsample``, axes already at or below the requested size are left as they are, so the
+    result is ``(min(out_h, H), min(out_w, W))``; with it, they are enlarged too (an integer
+    factor repeats pixels exactly: nothing is invented).
     """
     img = np.asarray(image, dtype=np.float64)
-    if img.ndim != 2:
-        raise ValueError(f"expected a 2-D image, got shape {img.shape}")
+    if img.ndim not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {img.shape}")
     if out_h < 1 or out_w < 1:
         raise ValueError(f"output size must be positive, got {out_h}x{out_w}")
-    h, w = img.shape
-    if out_h < h:
-        img = _area_weights(h, out_h) @ img
-    if out_w < w:
-        img = img @ _area_weights(w, out_w).T
+    h, w = img.shape[:2]
+    if out_h < h or (upsample and out_h > h):
+        weights = _area_weights(h, out_h)
+        img = weights @ img if img.ndim == 2 else np.einsum("oh,hwc->owc", weights, img)
+    if out_w < w or (upsample and out_w > w):
+        weights = _area_weights(w, out_w)
+        img = img @ weights.T if img.ndim == 2 else np.einsum("ow,hwc->hoc", weights, img)
     return img
 
 
-def _pixel_grid(image_shape: tuple[int, int], max_cols: int) -> tuple[int, int]:
-    """(height, width) in pixels after shrinking the width to ``max_cols``, keeping aspect."""
-    h, w = image_shape
+def luminance(image: np.ndarray) -> np.ndarray:
+    """Grey version of an (H, W, 3) RGB image (Rec. 601 weights); a 2-D image unchanged."""
+    img = np.asarray(image)
+    if img.ndim == 2:
+        return img
+    return np.asarray(img, dtype=np.float64) @ _LUMA
+
+
+def _pixel_grid(image_shape: Sequence[int], max_cols: int, scale: int = 1) -> tuple[int, int]:
+    """(height, width) in pixels: the image enlarged ``scale`` times, then shrunk (keeping
+    its aspect) to at most ``max_cols`` pixels wide."""
+    h, w = int(image_shape[0]), int(image_shape[1])
     if h < 1 or w < 1:
-        raise ValueError(f"image shape must be positive, got {image_shape}")
+        raise ValueError(f"image shape must be positive, got {tuple(image_shape)}")
     if max_cols < 1:
         raise ValueError(f"max_cols must be >= 1, got {max_cols}")
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    h, w = h * scale, w * scale
     if w <= max_cols:
         return h, w
     return max(1, round(h * max_cols / w)), max_cols
 
 
-def tile_size(image_shape: Sequence[int], style: str, max_cols: int) -> tuple[int, int]:
+def tile_size(
+    image_shape: Sequence[int], style: str, max_cols: int, scale: int = 1
+) -> tuple[int, int]:
     """(cols, rows) the image part of a tile takes; the header adds ``HEADER_ROWS`` lines.
 
     All styles share one geometry so that falling back from blocks to shade keeps the
     layout: a half block holds two pixels, and a shade/ASCII cell averages two pixel rows
     because terminal cells are about twice as tall as wide. 8x8 -> 8x4; 28x28 with
-    max_cols 14 -> 14x7.
+    max_cols 14 -> 14x7; 8x8 at ``scale`` 2 -> 16x8.
     """
     _check_style(style)
-    ph, pw = _pixel_grid((int(image_shape[0]), int(image_shape[1])), max_cols)
+    ph, pw = _pixel_grid(image_shape, max_cols, scale)
     return pw, math.ceil(ph / 2)
+
+
+#: The narrowest tile worth drawing: a 4-digit index still fits its header.
+MIN_TILE_COLS = 4
+
+
+def fit_tiles(
+    image_shape: Sequence[int],
+    panel_w: int,
+    panel_h: int,
+    rows: int,
+    cols: int,
+    style: str,
+    scale: int = 1,
+    *,
+    gap: int = 1,
+    max_cols: int | None = None,
+) -> tuple[int, int, int, int]:
+    """The tile size that lets a ``rows x cols`` grid of tiles fill a panel without cutting one.
+
+    Returns ``(tile_cols, tile_rows, hidden_rows, hidden_cols)``: each tile's image part is
+    ``tile_cols x tile_rows`` cells (plus ``HEADER_ROWS``; tiles sit ``gap`` columns apart,
+    rows of tiles directly below each other), and ``hidden_rows``/``hidden_cols`` grid rows
+    and columns do not fit even at the smallest legible tile (``MIN_TILE_COLS`` wide, as
+    tall as the image's aspect makes it): show them as "+N rows/cols not shown", never as
+    half a tile. A panel too small for one such tile still gets one, smaller.
+
+    The image is shown at its own size times ``scale`` (``scale`` 2 draws an 8x8 image 16
+    columns x 8 rows) unless the panel is smaller, when it is shrunk, aspect kept, by area
+    averaging. ``max_cols`` caps the width as the fixed tile width of old did. Pass the
+    result's ``tile_cols`` and ``scale`` to :func:`tile_segments` / :class:`TileCache`.
+    """
+    _check_style(style)
+    if rows < 1 or cols < 1:
+        raise ValueError(f"grid must be at least 1x1, got {rows}x{cols}")
+    h, w = int(image_shape[0]), int(image_shape[1])
+    if h < 1 or w < 1:
+        raise ValueError(f"image shape must be positive, got {tuple(image_shape)}")
+    panel_w, panel_h = max(0, panel_w), max(0, panel_h)
+    # the smallest legible tile: MIN_TILE_COLS wide (or the image's own width, if smaller)
+    min_w = min(MIN_TILE_COLS, w * scale)
+    min_rows = math.ceil(_scaled_height(h, w, scale, min_w) / 2)
+    visible_cols = min(cols, max(1, (panel_w + gap) // (min_w + gap)))
+    visible_rows = min(rows, max(1, panel_h // (HEADER_ROWS + min_rows)))
+    room_w = max(1, (panel_w + gap) // visible_cols - gap)
+    room_h = max(1, panel_h // visible_rows - HEADER_ROWS)
+    want = w * scale if max_cols is None else min(w * scale, max_cols)
+    width = max(1, min(want, room_w))
+    # the widest image whose height (two pixel rows a cell) also fits
+    while width > 1 and math.ceil(_scaled_height(h, w, scale, width) / 2) > room_h:
+        width -= 1
+    tile_rows = math.ceil(_scaled_height(h, w, scale, width) / 2)
+    return width, tile_rows, rows - visible_rows, cols - visible_cols
+
+
+def _scaled_height(h: int, w: int, scale: int, width: int) -> int:
+    """Pixel rows of an (h, w) image shown ``width`` pixels wide (as _pixel_grid computes)."""
+    return _pixel_grid((h, w), width, scale)[0]
 
 
 def _check_style(style: str) -> None:
@@ -172,6 +253,16 @@ def _block_style(fg: int | None, bg: int) -> Style:
     return Style(color=color, bgcolor=Color.from_ansi(GREY_ANSI[bg]))
 
 
+@lru_cache(maxsize=8192)
+def _rgb_block_style(fg: int | None, bg: int) -> Style:
+    """Style for a run of colour half blocks: fg/bg are packed ``0xRRGGBB``; fg None = spaces.
+
+    Truecolor as it is; Rich maps it to the nearest of 256 colours on such a terminal.
+    """
+    color = None if fg is None else Color.from_rgb(fg >> 16, (fg >> 8) & 255, fg & 255)
+    return Style(color=color, bgcolor=Color.from_rgb(bg >> 16, (bg >> 8) & 255, bg & 255))
+
+
 def _normalise(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Map values to 0..1 by (lo, hi); NaN and a degenerate range read as background."""
     lo, hi = float(value_range[0]), float(value_range[1])
@@ -184,25 +275,32 @@ def _normalise(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarr
 # --------------------------------------------------------------------------- header
 
 
-def _header(index: int | None, label: int | None, cols: int, color: bool) -> list[Segment]:
+def _header(
+    index: int | None, label: int | None, cols: int, color: bool, name: str | None = None
+) -> list[Segment]:
     """The tile's first line: index at the left, ``L:label`` at the right, ``cols`` wide.
 
     When both do not fit: ``1118:3``, then the index alone (it is what ``goto`` takes),
-    then the index cut with an ellipsis.
+    then the index cut with an ellipsis. ``name`` (a class name) is shown instead of the
+    label's number, escaped and cut to fit.
     """
     idx = "" if index is None else str(index)
-    lab = "" if label is None else f"L:{label}"
+    shown = None if label is None else (str(label) if name is None else safe(name))
+    if shown is not None and name is not None and idx and len(shown) > max(1, cols - len(idx) - 3):
+        shown = _ellipsis(shown, max(1, cols - len(idx) - 3))  # keep room for "idx L:"
+    lab = "" if shown is None else f"L:{shown}"
     lstyle = label_style(label) if (color and label is not None) else None
     left, right = idx, lab
     if idx and lab and len(idx) + 1 + len(lab) > cols:
-        compact = f"{idx}:{label}"
+        compact = f"{idx}:{shown}"
         if len(compact) <= cols:
             # index plain, ":label" in the label's colour, so the class still stands out
             line = [Segment(idx), Segment(compact[len(idx) :], lstyle)]
             return _pad_right(line, cols - len(compact))
         left, right = idx, ""
     elif not idx and len(lab) > cols:
-        right = str(label) if len(str(label)) <= cols else _ellipsis(str(label), cols)
+        text = str(shown)
+        right = text if len(text) <= cols else _ellipsis(text, cols)
     left = _ellipsis(left, cols) if len(left) > cols else left
     gap = cols - len(left) - len(right)
     line = []
@@ -226,7 +324,11 @@ def _pad_right(line: list[Segment], n: int) -> list[Segment]:
 # --------------------------------------------------------------------------- image rows
 
 
-def _block_runs(upper: list[int], lower: list[int]) -> list[Segment]:
+def _block_runs(
+    upper: list[int],
+    lower: list[int],
+    block_style: Callable[[int | None, int], Style] = _block_style,
+) -> list[Segment]:
     """One row of half blocks as the fewest practical runs of one style each.
 
     A cell whose two pixels are equal is a space that only needs a background, so it joins
@@ -235,6 +337,7 @@ def _block_runs(upper: list[int], lower: list[int]) -> list[Segment]:
     the same, so pick the one that continues the current run, or, starting a run, the one
     the next cell can continue (else the darker grey as background, as the image's
     background is usually dark). Fewer runs mean fewer escape codes sent over SSH.
+    Values are grey levels, or packed RGB for colour (``block_style`` makes their style).
     """
     out: list[Segment] = []
     chars: list[str] = []
@@ -247,7 +350,7 @@ def _block_runs(upper: list[int], lower: list[int]) -> list[Segment]:
         if u == lo:
             if u != bg:
                 if chars:
-                    out.append(Segment("".join(chars), _block_style(fg, bg)))
+                    out.append(Segment("".join(chars), block_style(fg, bg)))
                 chars, fg, bg = [], None, u
             chars.append(" ")
             continue
@@ -260,7 +363,7 @@ def _block_runs(upper: list[int], lower: list[int]) -> list[Segment]:
             fg = lo
             continue
         if chars:
-            out.append(Segment("".join(chars), _block_style(fg, bg)))
+            out.append(Segment("".join(chars), block_style(fg, bg)))
         upper_fits = lower_fits = False
         if i + 1 < n:
             nu, nl = upper[i + 1], lower[i + 1]
@@ -276,17 +379,27 @@ def _block_runs(upper: list[int], lower: list[int]) -> list[Segment]:
         else:
             chars, fg, bg = [_LOWER_HALF], lo, u
     if chars:
-        out.append(Segment("".join(chars), _block_style(fg, bg)))
+        out.append(Segment("".join(chars), block_style(fg, bg)))
     return out
 
 
 def _image_rows(
-    img: np.ndarray, style: str, value_range: tuple[float, float], cols: int, color: bool
+    img: np.ndarray,
+    style: str,
+    value_range: tuple[float, float],
+    cols: int,
+    color: bool,
+    scale: int = 1,
 ) -> tuple[int, list[list[Segment]]]:
     """(width, rows) of the image part, each row a list of segments ``width`` cells wide."""
-    ph, pw = _pixel_grid(img.shape, cols)
+    ph, pw = _pixel_grid(img.shape, cols, scale)
+    up = scale > 1
+    if style == "blocks" and color and img.ndim == 3:
+        return pw, _color_block_rows(img, ph, pw, value_range, up)
+    if img.ndim == 3:
+        img = luminance(img)  # shade, ASCII and no colour: the picture's brightness
     if style == "blocks" and color:
-        px = _normalise(resample(img, ph, pw), value_range)
+        px = _normalise(resample(img, ph, pw, up), value_range)
         # round half up (values are >= 0, so truncation after +0.5 is the floor)
         levels = (px * (GREY_LEVELS - 1) + 0.5).astype(np.intp)
         if ph % 2:
@@ -296,9 +409,22 @@ def _image_rows(
         return pw, [_block_runs(grid[r], grid[r + 1]) for r in range(0, len(grid), 2)]
     # shade/ascii (and blocks without colour): one character averages two pixel rows
     ramp = ASCII_RAMP if style == "ascii" else SHADE_RAMP
-    cells = _normalise(resample(img, math.ceil(ph / 2), pw), value_range)
+    cells = _normalise(resample(img, math.ceil(ph / 2), pw, up), value_range)
     idx = (cells * (len(ramp) - 1) + 0.5).astype(np.intp).tolist()
     return pw, [[Segment("".join([ramp[k] for k in row]))] for row in idx]
+
+
+def _color_block_rows(
+    img: np.ndarray, ph: int, pw: int, value_range: tuple[float, float], up: bool
+) -> list[list[Segment]]:
+    """Colour half blocks: fg = the upper pixel's RGB, bg = the lower one's."""
+    px = _normalise(resample(img, ph, pw, up), value_range)
+    rgb = (px * 255.0 + 0.5).astype(np.int64)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    if ph % 2:
+        packed = np.vstack([packed, np.zeros((1, pw), dtype=np.int64)])  # black, as grey does
+    grid = packed.tolist()
+    return [_block_runs(grid[r], grid[r + 1], _rgb_block_style) for r in range(0, len(grid), 2)]
 
 
 def tile_segments(
@@ -310,24 +436,28 @@ def tile_segments(
     value_range: tuple[float, float],
     cols: int,
     color: bool = True,
+    label_name: str | None = None,
+    scale: int = 1,
 ) -> list[list[Segment]]:
     """One image as a tile: a header line then the image rows, every line ``cols`` cells.
 
     blocks: half blocks in 26 greys (low values dark, high values white, as the digits are
-    ink-high); shade ``' ░▒▓█'`` and ascii ``' .:-=+*#%@'`` carry no colour so they read
-    with ``NO_COLOR``/``TERM=dumb``. ``color=False`` turns blocks into shade (half blocks
-    mean nothing without colours) and drops the label colour. Adjacent cells of one style
-    are merged into one segment. Image wider than ``cols`` is downsampled; narrower is
-    centred.
+    ink-high), or for an (H, W, 3) image in its own colours (fg = upper pixel, bg = lower);
+    shade ``' ░▒▓█'`` and ascii ``' .:-=+*#%@'`` carry no colour (a colour image is shown
+    by its luminance) so they read with ``NO_COLOR``/``TERM=dumb``. ``color=False`` turns
+    blocks into shade (half blocks mean nothing without colours) and drops the label colour.
+    Adjacent cells of one style are merged into one segment. The image is enlarged
+    ``scale`` times, then shrunk (area averaging) if wider than ``cols``; narrower is
+    centred. ``label_name`` (a class name; shown escaped) replaces the number in ``L:``.
     """
     _check_style(style)
     img = np.asarray(image)
-    if img.ndim != 2:
-        raise ValueError(f"expected a 2-D image, got shape {img.shape}")
-    width, rows = _image_rows(img, style, value_range, cols, color)
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {img.shape}")
+    width, rows = _image_rows(img, style, value_range, cols, color, scale)
     left = (cols - width) // 2
     right = cols - width - left
-    header = _header(index, label, cols, color)
+    header = _header(index, label, cols, color, label_name)
     lines = [header if color else _merge(header)]
     lpad = Segment(" " * left) if left else None
     rpad = Segment(" " * right) if right else None
@@ -395,7 +525,7 @@ def tiles_to_lines(tiles: Sequence[list[list[Segment]]], gap: int = 1) -> list[l
 
 
 class TileCache:
-    """Rendered tiles of one dataset, keyed by (index, style, cols, color); LRU-bounded.
+    """Rendered tiles of one dataset, keyed by (index, style, cols, color, scale); LRU-bounded.
 
     Moving the selection box re-renders mostly the same tiles, so the panel looks them up
     here instead of converting the images again. Returned lines are fresh lists (the
@@ -408,19 +538,28 @@ class TileCache:
         labels: np.ndarray | None,
         value_range: tuple[float, float],
         maxsize: int = 2048,
+        label_names: Sequence[str] | None = None,
     ) -> None:
         self._images = images
         self._labels = labels
         self._value_range = value_range
         self._maxsize = maxsize
-        self._tiles: OrderedDict[tuple[int, str, int, bool], list[list[Segment]]] = OrderedDict()
+        self._names = label_names
+        self._tiles: OrderedDict[tuple[int, str, int, bool, int], list[list[Segment]]] = (
+            OrderedDict()
+        )
 
-    def get(self, index: int, style: str, cols: int, color: bool = True) -> list[list[Segment]]:
+    def get(
+        self, index: int, style: str, cols: int, color: bool = True, scale: int = 1
+    ) -> list[list[Segment]]:
         """The tile of image ``index`` (rendered on first use)."""
-        key = (index, style, cols, color)
+        key = (index, style, cols, color, scale)
         tile = self._tiles.get(key)
         if tile is None:
             label = None if self._labels is None else int(self._labels[index])
+            name = None
+            if label is not None and self._names is not None and label < len(self._names):
+                name = self._names[label]
             tile = tile_segments(
                 self._images[index],
                 index=index,
@@ -429,6 +568,8 @@ class TileCache:
                 value_range=self._value_range,
                 cols=cols,
                 color=color,
+                label_name=name,
+                scale=scale,
             )
             self._tiles[key] = tile
             if len(self._tiles) > self._maxsize:

@@ -8,7 +8,7 @@ and computing (or loading) the embedding.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,10 @@ class Inputs:
     data_path: str | None = None  # as typed, for the reproducible `digitmap render` command
     labels_path: str | None = None
     shape_text: str | None = None
+    size_text: str | None = None  # --size of an image folder, as typed
+    #: One-line notes about the input worth telling the user (e.g. files a folder skipped);
+    #: already made safe for a terminal.
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_inputs(args: argparse.Namespace | Any) -> Inputs:
@@ -55,11 +59,28 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
     else:
         cache_dir = default_cache_dir()
     shape = parse_shape(args.shape) if args.shape else None
+    no_labels = isinstance(args.labels, str) and args.labels.strip().lower() == "none"
+    labels_file = None if no_labels else args.labels
+    size_text = getattr(args, "size", None)
+    notes: list[str] = []
     if args.data:
-        dataset = load_dataset(args.data, labels=args.labels, shape=shape)
+        from digitmap_tui.folder import parse_size
+
+        dataset = load_dataset(
+            args.data,
+            labels=labels_file,
+            shape=shape,
+            no_labels=no_labels,
+            image_size=parse_size(size_text) if size_text else None,
+            cache_dir=cache_dir,
+            progress=_folder_progress(),
+            notes=notes,
+        )
     else:
         if args.labels or args.shape:
             raise InputError("--labels and --shape need --data (the built-in digits have both)")
+        if size_text:
+            raise InputError("--size needs --data with an image folder")
         dataset = load_digits(cache_dir)
     params = EmbedParams(
         method=args.method.lower(),
@@ -80,9 +101,28 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
         coords,
         args.embedding,
         data_path=_absolute(args.data),
-        labels_path=_absolute(args.labels),
+        labels_path=args.labels if no_labels else _absolute(args.labels),
         shape_text=args.shape,
+        size_text=size_text,
+        warnings=[safe(n) for n in notes],
     )
+
+
+def _folder_progress() -> Any:
+    """A one-line progress bar on stderr while a folder is decoded (when it is a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\r\x1b[2K" if done >= total else ""
+        sys.stderr.write(
+            f"\r\x1b[2Kreading images [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
+        )
+        sys.stderr.flush()
+
+    return progress
 
 
 def _absolute(path: str | None) -> str | None:

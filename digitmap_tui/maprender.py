@@ -1,13 +1,23 @@
-"""The map as lines of Rich segments: label, density and purity modes, and the box overlay.
+"""The map as lines of Rich segments: label, density, purity and points modes, the box overlay.
 
 Pure Rich (no Textual): the same rows feed the Textual map widget (wrapped in ``Strip``s and
 cached per row) and the headless ``digitmap render`` command.
+
+Minorities stay visible. In label mode a cell whose points are not all of its drawn
+(majority) label is underlined: an attribute, so it reads at 16 colours, without colour
+and on the ASCII-only Linux console alike (plain text piped to a file loses it, as it
+loses every style). The ``points`` mode draws each cell as a braille character, one dot
+per 2x4 sub-cell holding points, coloured by a label: the cell's majority among its dots,
+except that a label *rare around the cell* (at most ``RARE_SHARE`` of the dots in the 3x3
+cells around it) wins the cell and only its own dots are drawn, so that a single 3 among
+the 7s is a lone dot in the 3's colour. Braille needs Unicode and colour: without either,
+``points`` is drawn as ``label``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -16,8 +26,25 @@ from rich.style import Style
 
 from digitmap_tui.glyphs import label_color, label_glyph
 from digitmap_tui.grid import EMPTY, BinnedMap
+from digitmap_tui.text import safe
 
 MAP_MODES: tuple[str, ...] = ("label", "density", "purity")
+#: The braille mode. Kept out of MAP_MODES (what the explorer's ``m`` cycles through) until
+#: the map widget passes the painter its ``fine`` grid; ``render`` and the painter take
+#: every mode in ALL_MAP_MODES.
+POINTS_MODE = "points"
+ALL_MAP_MODES: tuple[str, ...] = (*MAP_MODES, POINTS_MODE)
+
+#: Sub-cells per map cell in the points mode: braille's 2 columns x 4 rows of dots.
+POINTS_SUB = (2, 4)
+#: A label holding at most this share of the dots in a cell's 3x3 neighbourhood is "rare
+#: there": in the points mode it wins the cell, so a lone misfit is never painted over.
+RARE_SHARE = 0.2
+#: Labels above this count skip the rare-label rule (it keeps a cells x labels table).
+RARE_MAX_TABLE = 8_000_000
+_BRAILLE_BASE = 0x2800
+#: Braille dot bits by (sub-row, sub-column): dots 1-2-3-7 down the left, 4-5-6-8 the right.
+_BRAILLE_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
 
 #: Density ramp, light to heavy; ASCII so it survives every terminal (the Linux console too).
 DENSITY_RAMP = ".:-=+*#%@"
@@ -35,8 +62,71 @@ EMPTY_CELL = " "
 
 
 @lru_cache(maxsize=512)
-def _style(color: str | None, bold: bool = False, dim: bool = False) -> Style:
-    return Style(color=color, bold=bold, dim=dim)
+def _style(
+    color: str | None, bold: bool = False, dim: bool = False, underline: bool = False
+) -> Style:
+    return Style(color=color, bold=bold, dim=dim, underline=underline or None)
+
+
+def points_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the sub-cell grid the points mode bins at: 2 x 4 per map cell.
+
+    Bin with ``grid.bin_points(xy, labels, view, *points_size(w, h), n_labels)`` (or
+    ``PointIndex.bin(view, *points_size(w, h))``) and hand the result to
+    :class:`MapPainter` as ``fine``.
+    """
+    return width * POINTS_SUB[0], height * POINTS_SUB[1]
+
+
+def braille_cells(
+    fine: BinnedMap, width: int, height: int, n_labels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per map cell, (braille code point, label) of the points mode; label EMPTY: no dot.
+
+    ``fine`` is binned at :func:`points_size`. See the module docstring for the rule.
+    """
+    fh, fw = fine.shape
+    if (fw, fh) != points_size(width, height):
+        raise ValueError(f"fine grid {fw}x{fh} is not 2x4 times the map's {width}x{height}")
+    sub_w, sub_h = POINTS_SUB
+    counts = fine.counts.reshape(height, sub_h, width, sub_w)
+    major = fine.majority.reshape(height, sub_h, width, sub_w)
+    occupied = counts > 0
+    labelled = occupied & (major != EMPTY)
+    k = max(1, int(n_labels), int(major.max()) + 1 if major.size else 1)
+    cells = height * width
+    label = np.full((height, width), EMPTY, dtype=np.int64)
+    rare_any = np.zeros((height, width), dtype=bool)
+    if labelled.any() and cells * (k + 1) <= RARE_MAX_TABLE:
+        cell_id = (np.arange(height)[:, None, None, None] * width) + np.arange(width)[
+            None, None, :, None
+        ]
+        cell_id = np.broadcast_to(cell_id, major.shape)
+        lab = np.where(labelled, major, k)  # k: "no labelled dot here"
+        per = np.bincount((cell_id * (k + 1) + lab).ravel(), minlength=cells * (k + 1))
+        per = per.reshape(height, width, k + 1)[..., :k]
+        padded = np.pad(per, ((1, 1), (1, 1), (0, 0)))
+        around = np.zeros_like(per)
+        for dy in range(3):
+            for dx in range(3):
+                around += padded[dy : dy + height, dx : dx + width]
+        total = around.sum(axis=-1, keepdims=True)
+        present = per > 0
+        rare = present & (around <= RARE_SHARE * total)
+        rare_any = rare.any(axis=-1)
+        big = np.iinfo(np.int64).max
+        rarest = np.where(rare, around, big).argmin(axis=-1)
+        has = present.any(axis=-1)
+        label = np.where(rare_any, rarest, np.where(has, per.argmax(axis=-1), EMPTY))
+    elif labelled.any():
+        # Too many labels for the table: each cell takes its first labelled dot's label.
+        flat = np.where(labelled, major, -1).transpose(0, 2, 1, 3).reshape(height, width, -1)
+        first = np.argmax(flat >= 0, axis=-1)
+        label = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
+        label = np.where(label >= 0, label, EMPTY)
+    drawn = occupied & (~rare_any[:, None, :, None] | (major == label[:, None, :, None]))
+    code = (drawn * _BRAILLE_BITS[None, :, None, :]).sum(axis=(1, 3))
+    return code + _BRAILLE_BASE, label
 
 
 def density_level(counts: np.ndarray, top: int) -> np.ndarray:
@@ -52,6 +142,10 @@ class MapPainter:
     """Turns a :class:`BinnedMap` into per-row cells (character, style) for a mode.
 
     ``focus`` (a set of labels, or None) dims every cell whose majority is not in it.
+    The ``points`` mode needs ``fine``, the same points binned at :func:`points_size`, and
+    ``braille`` (the terminal can draw it); without them, or without colour, it draws as
+    ``label``. ``n_labels`` is the dataset's label count (default: from the bins).
+    ``mark_minorities`` underlines label-mode cells that hold points of other labels.
     """
 
     def __init__(
@@ -60,9 +154,15 @@ class MapPainter:
         mode: str = "label",
         focus: frozenset[int] | None = None,
         color: bool = True,
+        *,
+        fine: BinnedMap | None = None,
+        braille: bool = True,
+        n_labels: int | None = None,
+        mark_minorities: bool = False,
     ) -> None:
         self.binned = binned
-        self.mode = mode if mode in MAP_MODES else "label"
+        self.mark_minorities = mark_minorities
+        self.mode = mode if mode in ALL_MAP_MODES else "label"
         self.focus = focus
         self.color = color
         counts = binned.counts
@@ -70,14 +170,40 @@ class MapPainter:
         self._levels = density_level(counts, self._top)
         # Label mode shades by density too: sparse cells dim, the densest third bold.
         self._heavy = max(2, int(np.percentile(counts[counts > 0], 67))) if self._top else 2
+        self._braille: tuple[np.ndarray, np.ndarray] | None = None
+        if self.mode == POINTS_MODE:
+            if fine is None or not braille or not color:
+                self.mode = "label"
+            else:
+                h, w = binned.shape
+                k = n_labels if n_labels is not None else int(binned.majority.max()) + 1
+                self._braille = braille_cells(fine, w, h, k)
 
     def row_cells(self, y: int) -> list[tuple[str, Style | None]]:
         """The cells of map row ``y``, left to right."""
+        if self._braille is not None:
+            return self._points_row(y)
         counts = self.binned.counts[y]
         major = self.binned.majority[y]
         out: list[tuple[str, Style | None]] = []
         for x in range(len(counts)):
             out.append(self._cell(int(counts[x]), int(major[x]), y, x))
+        return out
+
+    def _points_row(self, y: int) -> list[tuple[str, Style | None]]:
+        assert self._braille is not None
+        codes, labels = self._braille[0][y].tolist(), self._braille[1][y].tolist()
+        out: list[tuple[str, Style | None]] = []
+        for x, (code, label) in enumerate(zip(codes, labels, strict=True)):
+            if code == _BRAILLE_BASE:
+                out.append((EMPTY_CELL, None))
+            elif label == EMPTY:  # unlabelled data: the dots in density colours
+                lv = int(self._levels[y, x])
+                out.append((chr(code), _style(DENSITY_COLORS[lv])))
+            elif self.focus is not None and label not in self.focus:
+                out.append((chr(code), _style("#4a4a4a", dim=True)))
+            else:
+                out.append((chr(code), _style(label_color(label), bold=True)))
         return out
 
     def _cell(self, count: int, major: int, y: int, x: int) -> tuple[str, Style | None]:
@@ -101,6 +227,8 @@ class MapPainter:
             label_color(major) if self.color else None,
             bold=count >= self._heavy,
             dim=count == 1 and self._top > 2,
+            # a cell holding points of other labels than the one drawn says so
+            underline=self.mark_minorities and bool(self.binned.purity[y, x] < 1.0),
         )
 
     def row_segments(self, y: int) -> list[Segment]:
@@ -163,8 +291,10 @@ def overlay_box(
     return out
 
 
-def legend_segments(n_labels: int, mode: str, color: bool = True) -> list[Segment]:
-    """A one-line legend for the current mode."""
+def legend_segments(
+    n_labels: int, mode: str, color: bool = True, names: Sequence[str] | None = None
+) -> list[Segment]:
+    """A one-line legend for the current mode; ``names`` (class names) follow their glyphs."""
     if mode == "density":
         segs = [Segment("sparse ")]
         for ch, col in zip(DENSITY_RAMP, DENSITY_COLORS, strict=True):
@@ -177,12 +307,20 @@ def legend_segments(n_labels: int, mode: str, color: bool = True) -> list[Segmen
             segs.append(Segment("█" if color else "#", _style(col if color else None)))
         segs.append(Segment(" pure  (glyph = majority label)"))
         return segs
+    if mode == "points":
+        segs = legend_segments(n_labels, "label", color, names)
+        segs.append(Segment(" ⠿ 2×4 dots a cell; a label rare around a cell wins it"))
+        return segs
     segs = []
     for label in range(min(n_labels, 36)):
         segs.append(
             Segment(label_glyph(label), _style(label_color(label) if color else None, bold=True))
         )
-        segs.append(Segment(" "))
+        if names is not None and label < len(names):
+            segs.append(Segment(f" {safe(names[label])}"))
+            segs.append(Segment("  "))
+        else:
+            segs.append(Segment(" "))
     if not segs:
         return [Segment("no labels: density")]
     return segs

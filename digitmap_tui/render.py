@@ -23,10 +23,17 @@ from digitmap_tui.glyphs import (
     tiles_to_lines,
 )
 from digitmap_tui.grid import EMPTY, Rect, histogram_pairs
-from digitmap_tui.maprender import MapPainter, legend_segments, merge_cells, overlay_box
+from digitmap_tui.maprender import (
+    MapPainter,
+    legend_segments,
+    merge_cells,
+    overlay_box,
+    points_size,
+)
 from digitmap_tui.panelplan import plan_panel
 from digitmap_tui.selection import Cells
 from digitmap_tui.session import Session, State
+from digitmap_tui.text import safe
 
 TILE_MAX_COLS = 14
 
@@ -44,6 +51,7 @@ class RenderRequest:
     glyphs: str | None = None
     width: int | None = None
     height: int | None = None
+    tile_scale: int = 1
 
     def state(self) -> State:
         return State(
@@ -63,9 +71,15 @@ def map_size(request: RenderRequest, term_size: tuple[int, int] = (100, 30)) -> 
     return width, height
 
 
-def histogram_text(pairs: tuple[tuple[int, int], ...]) -> str:
-    """``7:11 3:1 9:1``: labels by count, most common first."""
-    return " ".join(f"{k}:{c}" for k, c in pairs)
+def histogram_text(
+    pairs: tuple[tuple[int, int], ...], names: tuple[str, ...] | None = None
+) -> str:
+    """``7:11 3:1 9:1``: labels by count, most common first (class names, escaped, if given)."""
+
+    def name(k: int) -> str:
+        return safe(names[k]) if names is not None and k < len(names) else str(k)
+
+    return " ".join(f"{name(k)}:{c}" for k, c in pairs)
 
 
 def render_json(session: Session) -> dict[str, Any]:
@@ -74,7 +88,7 @@ def render_json(session: Session) -> dict[str, Any]:
     sel = session.selection()
     grid = None if st.list_mode else sel.grid(*st.grid)
     chosen = sel.sorted(st.sort)
-    return {
+    out: dict[str, Any] = {
         "dataset": session.source.dataset,
         "n": session.source.n,
         "embedding": session.describe(),
@@ -89,6 +103,14 @@ def render_json(session: Session) -> dict[str, Any]:
         "count": len(chosen),
         "labels": {str(k): c for k, c in sorted(histogram_pairs(sel.histogram))},
     }
+    ds = session.dataset
+    names = getattr(ds, "label_names", None)
+    if names is not None:
+        out["label_names"] = list(names)
+    paths = getattr(ds, "paths", None)
+    if paths is not None:
+        out["paths"] = [paths[int(i)] for i in chosen]
+    return out
 
 
 def render_text(console: Console, session: Session, request: RenderRequest) -> None:
@@ -98,8 +120,20 @@ def render_text(console: Console, session: Session, request: RenderRequest) -> N
     ds = session.dataset
     st = session.state
     v, b = session.view, session.box
-    assert session.index is not None
-    painter = MapPainter(session.index.bin(v, width, height), st.mode, color=color)
+    index = session.index
+    assert index is not None
+    # Half blocks only with 256 colours or more: at 16 their greys collapse into blotches.
+    style = request.glyphs or glyph_style_for(console)
+    fine = index.bin(v, *points_size(width, height)) if st.mode == "points" else None
+    painter = MapPainter(
+        index.bin(v, width, height),
+        st.mode,
+        color=color,
+        fine=fine,
+        braille=style != "ascii",
+        n_labels=ds.n_labels,
+        mark_minorities=True,
+    )
     console.print(
         Text(f"digitmap · {session.source.dataset} ({session.source.n}) · {session.describe()}",
              style="bold")
@@ -121,10 +155,11 @@ def render_text(console: Console, session: Session, request: RenderRequest) -> N
             f"box x {b.x0:.4g} … {b.x1:.4g}  y {b.y0:.4g} … {b.y1:.4g}"
         )
     )
-    _print_segments(console, legend_segments(ds.n_labels, st.mode, color))
-    # Half blocks only with 256 colours or more: at 16 their greys collapse into blotches.
-    style = request.glyphs or glyph_style_for(console)
-    cols, rows = tile_size(ds.image_shape, style, TILE_MAX_COLS)
+    names = getattr(ds, "label_names", None)
+    _print_segments(console, legend_segments(ds.n_labels, painter.mode, color, names))
+    scale = max(1, request.tile_scale)
+    max_cols = TILE_MAX_COLS * scale if scale > 1 else TILE_MAX_COLS
+    cols, rows = tile_size(ds.image_shape, style, max_cols, scale)
     sel = session.selection()
     if st.list_mode:
         per_row = max(1, (width + 1) // (cols + 1))
@@ -134,7 +169,7 @@ def render_text(console: Console, session: Session, request: RenderRequest) -> N
         plan = plan_panel(session, st.grid)
         head = f"grid {st.grid[0]}×{st.grid[1]} · {sel.count} points in box"
     console.print()
-    console.print(Text(f"{head} · {histogram_text(plan.histogram)}"))
+    console.print(Text(f"{head} · {histogram_text(plan.histogram, names)}"))
     lo_hi = ds.value_range()
     labels = ds.labels
 
@@ -142,9 +177,10 @@ def render_text(console: Console, session: Session, request: RenderRequest) -> N
         if i == EMPTY:
             return blank_tile(cols, rows + 1)
         label = None if labels is None else int(labels[i])
+        name = None if (label is None or names is None) else names[label]
         return tile_segments(
             ds.images[i], index=i, label=label, style=style, value_range=lo_hi, cols=cols,
-            color=color,
+            color=color, label_name=name, scale=scale,
         )  # fmt: skip
 
     for row in plan.slots:

@@ -138,7 +138,7 @@ DATA_CASES: list[tuple[str, str, str]] = [
     ("npy-no-images", "--data {d}/zero.npy", "no images"),
     ("npy-truncated", "--data {d}/truncated.npy", "truncated .npy"),
     ("npy-bad-magic", "--data {d}/badmagic.npy", "bad magic"),
-    ("npy-directory", "--data {d}/adir.npy", "is a directory"),
+    ("npy-directory", "--data {d}/adir.npy", "no images in the folder"),
     ("npy-missing", "--data {d}/missing.npy", "no such file"),
     ("npy-fifo", "--data {d}/fifo.npy", "not a regular file"),
     ("unsupported-type", "--data {d}/notes.txt", "unsupported file type"),

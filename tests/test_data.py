@@ -505,7 +505,8 @@ def _missing(tmp: Path) -> tuple[Callable[[], object], str, str]:
 
 def _directory(tmp: Path) -> tuple[Callable[[], object], str, str]:
     (tmp / "dir.npy").mkdir()
-    return (lambda: load_dataset(tmp / "dir.npy")), str(tmp / "dir.npy"), "is a directory"
+    # A folder is read as an image folder; this one holds no image.
+    return (lambda: load_dataset(tmp / "dir.npy")), str(tmp / "dir.npy"), "no images in the folder"
 
 
 def _truncated_npy(tmp: Path) -> tuple[Callable[[], object], str, str]:
@@ -624,7 +625,8 @@ BAD_INPUTS: dict[str, Case] = {
     "npy-truncated": _truncated_npy,
     "npy-pickled-objects": _with("Python objects", _npy("o.npy", OBJECTS)),
     "npy-1d": _with("got shape (5,)", _npy("v.npy", np.arange(5))),
-    "npy-rgb": _with("got shape (2, 4, 4, 3)", _npy("rgb.npy", np.zeros((2, 4, 4, 3)))),
+    # (N, H, W, 3) is colour and loads; five channels are nothing we can draw.
+    "npy-5-channels": _with("3 (RGB) or 4 (RGBA)", _npy("c5.npy", np.zeros((2, 5, 5, 5)))),
     "npy-complex": _with("complex", _npy("c.npy", np.zeros((2, 3, 3), dtype=complex))),
     "npy-strings": _with("strings", _npy("s.npy", np.array([["a", "b"], ["c", "d"]]))),
     "npy-nan": _with("image 4 contains NaN", _npy("n.npy", _nan_images())),

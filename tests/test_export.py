@@ -518,3 +518,17 @@ def test_render_command_shape_as_text_and_plain_paths_unquoted():
 def test_render_command_rejects_a_box_without_four_numbers():
     with pytest.raises(ValueError, match="--box needs four numbers"):
         render_command(**dict(DEFAULTS, box=[0.0, 1.0]))
+
+
+def test_render_command_carries_folder_flags():
+    """An image folder's --size and --labels none come back through the parser."""
+    command = render_command(
+        **dict(DEFAULTS, data="/photos/my set", labels="none", size="32x48", mode="points")
+    )
+    args = parse_command(command)
+    assert (args.data, args.labels, args.size, args.mode) == (
+        "/photos/my set",
+        "none",
+        "32x48",
+        "points",
+    )

@@ -7,6 +7,9 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from rich.cells import cell_len
 from rich.color import Color
 from rich.console import Console
@@ -22,6 +25,7 @@ from digitmap_tui.glyphs import (
     TAB10,
     TileCache,
     blank_tile,
+    fit_tiles,
     glyph_style_for,
     label_color,
     label_glyph,
@@ -206,7 +210,9 @@ def test_resample_never_upsamples() -> None:
 
 def test_resample_rejects_bad_input() -> None:
     with pytest.raises(ValueError):
-        resample(np.ones((2, 2, 2)), 1, 1)
+        resample(np.ones((2, 2, 2, 2)), 1, 1)  # (H, W) and (H, W, C) only
+    with pytest.raises(ValueError):
+        resample(np.ones(4), 1, 1)
     with pytest.raises(ValueError):
         resample(np.ones((2, 2)), 0, 1)
 
@@ -580,3 +586,223 @@ def test_tile_segments_rejects_bad_input() -> None:
         tile_segments(np.zeros((2, 2, 2)), style="blocks", **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         tile_segments(np.zeros((2, 2)), style="sixel", **kw)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- colour tiles
+
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def _console_cells(lines: list[list[Segment]], color_system: str) -> list[list[tuple]]:
+    """Print tile lines on a fixed-width Console and read back, per cell, (char, fg, bg)."""
+    out = io.StringIO()
+    console = Console(
+        file=out, width=200, color_system=color_system, force_terminal=True, legacy_windows=False
+    )
+    for line in lines:
+        console.print(Segments(line), soft_wrap=True)
+    cells: list[list[tuple]] = []
+    for text in out.getvalue().split("\n")[: len(lines)]:
+        row: list[tuple] = []
+        fg = bg = None
+        pos = 0
+        for m in _SGR.finditer(text):
+            row.extend((ch, fg, bg) for ch in text[pos : m.start()])
+            pos = m.end()
+            codes = [int(c) for c in m.group(1).split(";") if c] or [0]
+            k = 0
+            while k < len(codes):
+                c = codes[k]
+                if c == 0:
+                    fg = bg = None
+                elif c in (38, 48) and codes[k + 1] == 2:
+                    rgb = tuple(codes[k + 2 : k + 5])
+                    fg, bg = (rgb, bg) if c == 38 else (fg, rgb)
+                    k += 4
+                elif c in (38, 48) and codes[k + 1] == 5:
+                    fg, bg = (("256", codes[k + 2]), bg) if c == 38 else (fg, ("256", codes[k + 2]))
+                    k += 2
+                k += 1
+        row.extend((ch, fg, bg) for ch in text[pos:])
+        cells.append(row)
+    return cells
+
+
+class Segments:
+    """A list of segments as a renderable (what the panel and `render` print)."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self.segments = segments
+
+    def __rich_console__(self, console, options):  # type: ignore[no-untyped-def]
+        yield from self.segments
+        yield Segment.line()
+
+
+def _expect_half_blocks(cells: list[list[tuple]], image: np.ndarray) -> None:
+    h, w = image.shape[:2]
+    padded = np.vstack([image, np.zeros((1, w, 3), np.uint8)]) if h % 2 else image
+    for r, row in enumerate(cells):
+        assert len(row) == w
+        for c, (ch, fg, bg) in enumerate(row):
+            upper = tuple(int(v) for v in padded[2 * r, c])
+            lower = tuple(int(v) for v in padded[2 * r + 1, c])
+            if ch == "▀":
+                assert (fg, bg) == (upper, lower)
+            elif ch == "▄":
+                assert (fg, bg) == (lower, upper)
+            else:
+                assert ch == " " and bg == upper == lower
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 12), st.just(3))))
+def test_colour_half_blocks_are_the_pixels(image: np.ndarray) -> None:
+    """Truecolor: every cell's fg/bg are exactly its upper/lower pixel's RGB."""
+    tile = tile_segments(
+        image, index=None, label=None, style="blocks", value_range=(0, 255), cols=image.shape[1]
+    )
+    _expect_half_blocks(_console_cells(tile[1:], "truecolor"), image)
+
+
+def test_colour_tile_at_256_colours_is_downgraded_by_rich() -> None:
+    image = np.random.default_rng(5).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    tile = tile_segments(image, index=1, label=2, style="blocks", value_range=(0, 255), cols=6)
+    cells = _console_cells(tile[1:], "256")
+    colours = {c for row in cells for _, fg, bg in row for c in (fg, bg) if c is not None}
+    assert colours and all(isinstance(c, tuple) and c[0] == "256" for c in colours)
+
+
+@pytest.mark.parametrize("style", ["shade", "ascii"])
+def test_colour_falls_back_to_luminance(style: str) -> None:
+    x = np.mgrid[0:8, 0:8][1]
+    rgb = np.zeros((8, 8, 3), dtype=np.uint8)
+    rgb[..., 1] = (x * 36).astype(np.uint8)  # green ramp, left dark to right bright
+    grey = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    got = tile_text(rgb, index=None, label=None, style=style, value_range=(0, 255), cols=8)
+    want = tile_text(grey, index=None, label=None, style=style, value_range=(0, 255), cols=8)
+    assert got == want
+    ramp = SHADE_RAMP if style == "shade" else ASCII_RAMP
+    assert got[1][0] == ramp[0] and got[1][-1] != ramp[0]
+
+
+def test_grey_tiles_unchanged_by_the_colour_path(digits) -> None:
+    """A grey image as (H, W) and the same greys as RGB draw the same shapes and greys."""
+    images, _ = digits
+    img = images[1118]
+    grey_tile = tile_segments(img, index=1, label=3, style="blocks", value_range=(0, 16), cols=8)
+    as_rgb = np.repeat(np.rint(img * 255 / 16).astype(np.uint8)[..., None], 3, axis=2)
+    rgb_tile = tile_segments(as_rgb, index=1, label=3, style="blocks", value_range=(0, 255), cols=8)
+    assert ["".join(s.text for s in line) for line in grey_tile] == [
+        "".join(s.text for s in line) for line in rgb_tile
+    ]
+
+
+# --------------------------------------------------------------------------- scale and fitting
+
+
+def test_scale_enlarges_small_images_exactly() -> None:
+    image = np.arange(64, dtype=np.float64).reshape(8, 8)
+    assert tile_size((8, 8), "blocks", 100, scale=2) == (16, 8)
+    tile = tile_segments(
+        image, index=0, label=None, style="blocks", value_range=(0, 63), cols=16, scale=2
+    )
+    assert len(tile) == 1 + 8
+    assert all(sum(cell_len(s.text) for s in line) == 16 for line in tile)
+    # each source pixel becomes a 2x2 block: a cell's two halves are the same pixel
+    cells = _console_cells(tile[1:], "truecolor")
+    for row in cells:
+        assert all(ch == " " for ch, _, _ in row)
+        assert [bg for _, _, bg in row][::2] == [bg for _, _, bg in row][1::2]
+
+
+def test_resample_upsample_repeats_pixels() -> None:
+    image = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert np.array_equal(resample(image, 4, 4, upsample=True), np.kron(image, np.ones((2, 2))))
+    rgb = np.random.default_rng(1).random((3, 5, 3))
+    assert np.allclose(resample(rgb, 6, 10, upsample=True)[::2, ::2], rgb)
+    assert resample(rgb, 2, 3).shape == (2, 3, 3)
+
+
+def test_fit_tiles_keeps_the_old_default() -> None:
+    # a roomy panel: digits stay 8x4 at scale 1, as tile_size made them
+    assert fit_tiles((8, 8), 60, 40, 4, 4, "blocks") == (8, 4, 0, 0)
+    assert fit_tiles((8, 8), 80, 60, 4, 4, "blocks", 2) == (16, 8, 0, 0)
+    assert fit_tiles((28, 28), 200, 100, 4, 4, "blocks", max_cols=14) == (14, 7, 0, 0)
+
+
+def test_fit_tiles_shrinks_to_the_panel() -> None:
+    # 28x28 in a 33-column panel, 4 columns: 7 columns each, the whole grid fits
+    tc, tr, hr, hc = fit_tiles((28, 28), 33, 40, 4, 4, "blocks")
+    assert (hr, hc) == (0, 0)
+    assert 4 * tc + 3 <= 33 and 4 * (tr + 1) <= 40
+    assert tc == 7
+
+
+def test_fit_tiles_reports_what_does_not_fit() -> None:
+    tc, tr, hr, hc = fit_tiles((8, 8), 20, 6, 4, 6, "shade")
+    assert tc == glyphs.MIN_TILE_COLS and hc == 2  # 4 columns of 4 + gaps = 19 <= 20
+    assert tr == 2 and hr == 2  # a 4-wide 8x8 is 2 rows + header: 2 of them in 6 lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 200), st.integers(1, 200)),
+    panel=st.tuples(st.integers(0, 250), st.integers(0, 80)),
+    grid=st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    scale=st.integers(1, 8),
+)
+def test_fit_tiles_always_fits(
+    shape: tuple[int, int], panel: tuple[int, int], grid: tuple[int, int], scale: int
+) -> None:
+    """The visible grid fits the panel (when the panel holds one smallest tile), tiles are never
+    larger than the image at ``scale``, and nothing is hidden that could have been shown."""
+    pw, ph = panel
+    rows, cols = grid
+    tc, tr, hr, hc = fit_tiles(shape, pw, ph, rows, cols, "blocks", scale)
+    vr, vc = rows - hr, cols - hc
+    assert 1 <= vr <= rows and 1 <= vc <= cols
+    assert 1 <= tc <= shape[1] * scale
+    assert tr == tile_size(shape, "blocks", tc, scale)[1]
+    if pw >= glyphs.MIN_TILE_COLS:
+        assert vc * tc + (vc - 1) <= pw
+    if ph >= 1 + glyphs.HEADER_ROWS and tc > 1:  # a 1-pixel-wide tile cannot get shorter
+        assert vr * (tr + glyphs.HEADER_ROWS) <= ph
+    min_w = min(glyphs.MIN_TILE_COLS, shape[1] * scale)
+    if hc:
+        assert (vc + 1) * min_w + vc > pw
+    if hr:
+        min_rows = tile_size(shape, "blocks", min_w, scale)[1]
+        assert (vr + 1) * (min_rows + glyphs.HEADER_ROWS) > ph
+    # and the tile drawn at that size is exactly tc x (header + tr)
+    image = np.zeros(shape)
+    tile = tile_segments(
+        image, index=1, label=1, style="blocks", value_range=(0, 1), cols=tc, scale=scale
+    )
+    assert len(tile) == 1 + tr
+    assert all(sum(cell_len(s.text) for s in line) == tc for line in tile)
+
+
+# --------------------------------------------------------------------------- class names
+
+
+def test_header_shows_the_class_name_escaped_and_cut() -> None:
+    img = np.zeros((8, 8))
+    kw = {"style": "shade", "value_range": (0, 1), "color": False}
+    assert tile_segments(img, index=12, label=0, cols=8, label_name="cat", **kw)[0] == [
+        Segment("12 L:cat")
+    ]
+    head = tile_segments(img, index=12, label=0, cols=8, label_name="elephant", **kw)[0]
+    assert "".join(s.text for s in head) == "12 L:el…"
+    head = tile_segments(img, index=3, label=0, cols=16, label_name="a\x1b[31mb", **kw)[0]
+    text = "".join(s.text for s in head)
+    assert "\x1b" not in text and "\\x1b" in text and cell_len(text) == 16
+
+
+def test_tile_cache_uses_names_and_scale() -> None:
+    images = np.zeros((2, 8, 8))
+    cache = TileCache(images, np.array([0, 1]), (0.0, 1.0), label_names=("cat", "dog"))
+    one = cache.get(1, "shade", 16, color=False, scale=2)
+    assert "".join(s.text for s in one[0]).endswith("L:dog")
+    assert len(one) == 1 + 8
+    assert len(cache.get(1, "shade", 16, color=False)) == 1 + 4  # scale is part of the key

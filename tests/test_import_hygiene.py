@@ -29,6 +29,8 @@ CORE = [
     "digitmap_tui.keymap",
     "digitmap_tui.suspects",
     "digitmap_tui.review",
+    "digitmap_tui.folder",
+    "digitmap_tui.pixels",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
 

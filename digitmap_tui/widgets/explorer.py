@@ -177,25 +177,13 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         """Hand the map, the panel and the status lines what the session says now."""
         if not self.mounted:
             return
-        if not self.panel.size:
-            # Not laid out yet (draw once the panel has its room), or hidden behind the
-            # "too small" message (the resize that ends it syncs again).
-            if not self.has_class("too-small") and not self._sync_pending:
-                self._sync_pending = True
-                self.call_after_refresh(self._pending_sync)
-            return
         s = self.session
+        self._update_title()
         if not s.ready:
             self.map.show(MapFrame(placeholder=self.placeholder))
-            self._update_title()
             return
         st = s.state
         self.map.show(MapFrame(s.index, st.view, st.mode, st.focus, st.box, st.mark, s.highlight))
-        plan = plan_panel(s, self.panel.fit())
-        if plan.page != st.page:
-            s.set_page(plan.page)
-        self.plan = plan
-        self.panel.show(plan)
         if self._twin_frame is not None:
             self._twin_frame = MapFrame(
                 self._twin_frame.index, self._twin_frame.view, st.mode,
@@ -203,7 +191,18 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
             )  # fmt: skip
             self.twin.show(self._twin_frame)
         self._update_status()
-        self._update_title()
+        if not self.panel.size:
+            # Not laid out yet (the panel is drawn once it has its room), or hidden behind
+            # the "too small" message (the resize that ends it syncs again).
+            if not self.has_class("too-small") and not self._sync_pending:
+                self._sync_pending = True
+                self.call_after_refresh(self._pending_sync)
+            return
+        plan = plan_panel(s, self.panel.fit())
+        if plan.page != st.page:
+            s.set_page(plan.page)
+        self.plan = plan
+        self.panel.show(plan)
 
     def _pending_sync(self) -> None:
         self._sync_pending = False
