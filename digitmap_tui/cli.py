@@ -340,16 +340,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def parse_view(text: str) -> Rect:
     """``--view``: a region with room for a map's cells (an absurdly thin one cannot be drawn)."""
-    from digitmap_tui.grid import Rect
+    from digitmap_tui.grid import Rect, check_view
 
-    rect = Rect.parse(text, "--view")
-    for lo, hi in ((rect.x0, rect.x1), (rect.y0, rect.y1)):
-        if hi - lo < max(1e-300, 1e-9 * max(abs(lo), abs(hi))):
-            raise InputError(
-                f"--view {text!r}: too small to draw (width and height must be at least"
-                " a billionth of the coordinates)"
-            )
-    return rect
+    return check_view(Rect.parse(text, "--view"), f"--view {text!r}")
 
 
 def has_terminal() -> bool:

@@ -745,7 +745,7 @@ def test_error_names_the_path_as_given(tmp_path: Path, monkeypatch: pytest.Monke
 def test_message_stays_one_line_for_odd_file_names(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_dataset(tmp_path / "two\nlines.npy")
-    assert "\n" not in str(exc.value) and "two\\nlines.npy" in str(exc.value)
+    assert "\n" not in str(exc.value) and "two\\x0alines.npy" in str(exc.value)
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
