@@ -888,7 +888,6 @@ def _load_idx(path: PathArg, display: str, size: int) -> np.ndarray:
         with open(path, "rb") as f:
             head = f.read(20)
         dtype, dims, offset = _idx_header(head, display)
-        _check_pixels(display, dims)
         expected = math.prod(dims) * dtype.itemsize
         found = size - offset
         if found < expected:
@@ -902,6 +901,7 @@ def _load_idx(path: PathArg, display: str, size: int) -> np.ndarray:
                 display,
                 f"IDX file has {found - expected} bytes beyond its dimensions {_dims_text(dims)}",
             )
+        _check_pixels(display, dims)
         if size >= MMAP_MIN_BYTES and math.prod(dims) > 0:
             array = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=dims)
         else:
@@ -917,7 +917,6 @@ def _load_idx_gz(path: PathArg, display: str, size: int) -> np.ndarray:
         dtype, ndim = _idx_type(head, display)
         head += f.read(4 * ndim)
         dtype, dims, _ = _idx_header(head, display)
-        _check_pixels(display, dims)
         expected = math.prod(dims) * dtype.itemsize
         if expected > size * _DEFLATE_MAX_RATIO + 2**16:
             raise _fail(
@@ -925,6 +924,7 @@ def _load_idx_gz(path: PathArg, display: str, size: int) -> np.ndarray:
                 f"truncated IDX file: dimensions {_dims_text(dims)} need {expected:,} data"
                 f" bytes, more than a {size:,}-byte gzip file can hold",
             )
+        _check_pixels(display, dims)
         _check_memory(display, expected)
         buffer = np.empty(expected, dtype=np.uint8)  # pages are touched only as data arrives
         view = memoryview(buffer)
