@@ -504,4 +504,4 @@ def _warnings_on_one_line() -> None:
         except (OSError, ValueError):
             pass
 
-    warnings.showwarning = show
+    warnings.showwarning = show  # type: ignore[assignment]

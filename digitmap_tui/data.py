@@ -70,9 +70,10 @@ MAX_ABS_VALUE = 1e15
 MAX_ABS_COORD = 1e150
 
 #: CSV limits: the longest line (MAX_PIXELS values of up to 32 characters) and how many blank
-#: lines may come before or between the rows (this many, plus one per row read so far).
+#: lines may come before or between the rows (this many, plus four per row read so far).
 MAX_CSV_LINE = 32 * (MAX_PIXELS + 1)
 MAX_CSV_BLANK_LINES = 1000
+_CSV_BLANK_PER_ROW = 4
 _CSV_CHUNK_ROWS = 4096
 
 #: The most a deflate stream can expand (1032:1, plus slack for headers): a zip member or
@@ -532,7 +533,9 @@ def _npz_array(
             f"{what} uses zip compression method {info.compress_type}"
             " (numpy writes stored or deflated arrays only)",
         )
-    limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_MAX_RATIO)
+    limit = info.compress_size * (
+        1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_MAX_RATIO
+    )
     if info.file_size > limit + 2**16:
         raise _fail(
             display,
@@ -590,9 +593,7 @@ def _load_npz(path: PathArg, display: str) -> tuple[np.ndarray, np.ndarray | Non
             )
         label_key = next((k for k in LABEL_KEYS if k in members and k != image_key), None)
         images = _npz_array(archive, members[image_key], image_key, display, images=True)
-        labels = (
-            _npz_array(archive, members[label_key], label_key, display) if label_key else None
-        )
+        labels = _npz_array(archive, members[label_key], label_key, display) if label_key else None
     return images, labels
 
 
@@ -638,7 +639,7 @@ class _CsvLines:
 
     A line longer than :data:`MAX_CSV_LINE` is refused as soon as that much is read (a
     gigabyte line in a small .gz is never held whole), and more blank lines than
-    :data:`MAX_CSV_BLANK_LINES` plus one per data row so far are refused (a .csv.gz of
+    :data:`MAX_CSV_BLANK_LINES` plus four per data row so far are refused (a .csv.gz of
     nothing but newlines ends at once). ``line_no`` is the number of the last line read.
     """
 
@@ -662,7 +663,7 @@ class _CsvLines:
                 )
             if not line.strip():
                 self.blank += 1
-                if self.blank > MAX_CSV_BLANK_LINES + self.rows:
+                if self.blank > MAX_CSV_BLANK_LINES + _CSV_BLANK_PER_ROW * self.rows:
                     raise _fail(
                         self.display,
                         f"{self.blank:,} blank lines by line {self.line_no} and only"
@@ -902,6 +903,7 @@ def _load_idx(path: PathArg, display: str, size: int) -> np.ndarray:
                 f"IDX file has {found - expected} bytes beyond its dimensions {_dims_text(dims)}",
             )
         _check_pixels(display, dims)
+        array: np.ndarray
         if size >= MMAP_MIN_BYTES and math.prod(dims) > 0:
             array = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=dims)
         else:
@@ -927,7 +929,7 @@ def _load_idx_gz(path: PathArg, display: str, size: int) -> np.ndarray:
         _check_pixels(display, dims)
         _check_memory(display, expected)
         buffer = np.empty(expected, dtype=np.uint8)  # pages are touched only as data arrives
-        view = memoryview(buffer)
+        view = memoryview(buffer.data)
         filled = 0
         while filled < expected:
             got = f.readinto(view[filled : filled + 2**22])

@@ -19,9 +19,12 @@ from typing import IO, Any
 import numpy as np
 
 from digitmap_tui.errors import InputError
-# Atomic writing lives in fileio; these names stay importable from here for older callers.
-from digitmap_tui.fileio import json_dumps, write_atomic, write_atomic_array
+from digitmap_tui.fileio import json_dumps, write_atomic
+from digitmap_tui.fileio import write_atomic_array as write_atomic_array
 from digitmap_tui.text import safe
+
+# Atomic writing lives in fileio; write_atomic and write_atomic_array stay importable from
+# here for older callers.
 
 #: Formats :func:`export_selection` writes, chosen by the file name's suffix.
 EXPORT_SUFFIXES: tuple[str, ...] = (".csv", ".json", ".npy")
@@ -152,9 +155,11 @@ def _selection_json(
 def _json_one_key_per_line(record: Mapping[str, Any]) -> str:
     # indent=2 would put each of 70 000 indices on its own line; one line per key stays
     # readable with `head` and small on disk.
-    lines = [f"  {json.dumps(key)}: {json_dumps(value, default=json_default)}" for key, value in record.items()]
+    lines = [
+        f"  {json.dumps(key)}: {json_dumps(value, default=json_default)}"
+        for key, value in record.items()
+    ]
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
 
 
 def json_default(value: Any) -> Any:

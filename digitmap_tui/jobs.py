@@ -391,7 +391,7 @@ def _feed(stdin: IO[bytes], config: dict[str, Any], array: np.ndarray | None) ->
             step = max(1, _FEED_CHUNK_BYTES // row_bytes)
             for start in range(0, int(array.shape[0]), step):
                 chunk = np.ascontiguousarray(array[start : start + step])
-                stdin.write(memoryview(chunk.reshape(-1).view(np.uint8)))
+                stdin.write(chunk.reshape(-1).view(np.uint8).data)
         stdin.flush()
     except (OSError, ValueError):
         pass  # the child was stopped (cancel) or died: poll() reports it
@@ -573,7 +573,7 @@ def _child_main() -> None:
                 raise InputError(f"{config['features_path']}: cannot read features: {exc}") from exc
         else:
             features = np.empty(tuple(config["shape"]), dtype=np.dtype(config["dtype"]))
-            into = memoryview(features.reshape(-1).view(np.uint8))
+            into = features.reshape(-1).view(np.uint8).data
             if features.nbytes and _read_exactly(0, features.nbytes, into) is None:
                 os._exit(0)  # the parent went away mid-transfer
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()

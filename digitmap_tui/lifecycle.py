@@ -132,7 +132,7 @@ def install_signal_handlers(
         deadline.start()
         try:
             on_signal(signum)
-        except BaseException:  # noqa: BLE001 - whatever went wrong, the process must end
+        except BaseException:  # whatever went wrong, the process must end
             exit_now(signum)
 
     previous = {signum: signal.signal(signum, handle) for signum in SIGNALS}

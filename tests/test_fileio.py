@@ -181,7 +181,13 @@ def test_read_json_missing_file_is_file_not_found(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=30))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=30,
+    )
+)
 def test_json_dumps_round_trips_and_is_terminal_safe(value: object) -> None:
     text = json_dumps(value)
     assert json.loads(text) == value
