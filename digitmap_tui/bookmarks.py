@@ -161,8 +161,8 @@ def validate_state(state: Any, where: str = "bookmark") -> dict[str, Any]:
             checked["seed"] = int(seed)
         if "perplexity" in params:
             perplexity = params["perplexity"]
-            if not _is_number(perplexity) or perplexity <= 0:
-                raise fail("perplexity", perplexity, "expected a number > 0")
+            if not _is_number(perplexity) or int(3 * perplexity) < 1:  # openTSNE's floor
+                raise fail("perplexity", perplexity, "expected a number >= 1/3")
             checked["perplexity"] = float(perplexity)
         if "n_neighbors" in params:
             k = params["n_neighbors"]
