@@ -24,6 +24,8 @@ CORE = [
     "digitmap_tui.cli",
     "digitmap_tui.inputs",
     "digitmap_tui.text",
+    "digitmap_tui.fileio",
+    "digitmap_tui.lifecycle",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
 
