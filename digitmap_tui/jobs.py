@@ -47,6 +47,7 @@ from .embed import (
     uses_numba,
 )
 from .errors import InputError
+from .text import one_line
 
 TERMINATE_GRACE_SECONDS = 0.2  # after SIGTERM, wait this long before SIGKILL
 _PROGRESS_INTERVAL = 0.1  # seconds between progress messages of the same phase
@@ -79,12 +80,22 @@ class Finished:
     cache_path: Path | None = None
     cache_warning: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.cache_warning is not None:  # it names a directory: escaped like any path
+            self.cache_warning = one_line(self.cache_warning)
+
 
 @dataclass
 class Failed:
-    """The job failed; `message` is one line for the user."""
+    """The job failed; `message` is one line for the user, control characters escaped.
+
+    It may quote a file name or a library's error: show it as text, not as Rich markup.
+    """
 
     message: str
+
+    def __post_init__(self) -> None:
+        self.message = one_line(self.message)
 
 
 Event: TypeAlias = Progress | Finished | Failed

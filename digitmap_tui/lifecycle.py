@@ -117,9 +117,13 @@ def install_signal_handlers(
 ) -> Callable[[], None]:
     """Handle SIGHUP, SIGTERM and SIGINT as described above; returns a function that uninstalls.
 
-    Must be called from the main thread (Python's rule for signal handlers). ``on_signal`` runs
-    in the main thread; if it raises, the process ends at once (as with a second signal).
+    Python only lets the main thread install handlers: called from another thread this does
+    nothing (and the returned function too). ``on_signal`` runs in the main thread; if it
+    raises, the process ends at once (as with a second signal). The deadline armed by a signal
+    stays armed after uninstalling: the process is on its way out.
     """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
     state: dict[str, Any] = {"signalled": None}
 
     def handle(signum: int, frame: object) -> None:

@@ -481,3 +481,14 @@ def test_an_untrusted_numba_cache_is_never_used(tmp_path: Path) -> None:
     numba.chmod(0o777)
     assert jobs.numba_cache_dir(cache) is None
     assert jobs.numba_cache_dir(EmbeddingCache(None)) is None
+
+
+def test_a_failure_from_a_file_name_is_one_escaped_line(tmp_path: Path) -> None:
+    path = tmp_path / "evil\x1b]0;owned\x07\n.npy"
+    path.write_bytes(b"not an npy file")
+    job = EmbeddingJob(path, EmbedParams("pca"), EmbeddingCache(None), KEY)
+    job.start()
+    (failed,) = job.poll()
+    assert isinstance(failed, Failed)
+    assert "evil\\x1b]0;owned\\x07\\x0a.npy: cannot read features" in failed.message
+    assert Failed("a\x9bb\u2028c").message == "a\\x9bb\\u2028c"

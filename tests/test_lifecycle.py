@@ -305,3 +305,17 @@ def test_the_explorer_ends_cleanly_on_a_signal_mid_computation(
             assert not prog.screen.cursor.hidden
     assert not list(cache.rglob("*.npz"))  # the abandoned run was not cached
     assert list(private_tmp.iterdir()) == []  # no digitmap-job-* folder, nothing at all
+
+
+def test_installing_from_another_thread_does_nothing() -> None:
+    import threading
+
+    from digitmap_tui.lifecycle import install_signal_handlers
+
+    before = signal.getsignal(signal.SIGTERM)
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(install_signal_handlers(print)))
+    worker.start()
+    worker.join()
+    assert signal.getsignal(signal.SIGTERM) is before
+    result[0]()  # type: ignore[operator]  # the no-op uninstall
