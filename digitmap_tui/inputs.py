@@ -55,6 +55,10 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
             raise InputError(f"--cache-dir {safe(args.cache_dir)}: not a directory")
     else:
         cache_dir = default_cache_dir()
+        try:
+            cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            cache_dir = None  # a read-only home: run without the disk cache, as always
     if cache_dir is not None:
         # Made private (0700) if new; refused, before anything is read from it, if someone
         # else could have written there (cache entries are data, but numba's are code).

@@ -834,3 +834,13 @@ def test_embed_out_on_a_full_disk_names_the_flag_and_the_path(
         status, out, err = run_main(argv, capsys)
         assert_one_line_error(status, out, err, f"--out {target}: disk full (")
         assert list(full.iterdir()) == []
+
+
+def test_an_uncreatable_default_cache_means_no_cache_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("DIGITMAP_CACHE_DIR", str(tmp_path / "file" / "cache"))  # cannot exist
+    status, out, err = run_main(["render", "--method", "pca", "--json"], capsys)
+    assert status == 0, err
+    assert json.loads(out)["n"] == 1797
