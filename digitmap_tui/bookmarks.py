@@ -487,7 +487,8 @@ class BookmarkStore:
         except OSError as exc:
             # Starting empty would overwrite the damaged file on the next save: refuse instead.
             raise InputError(
-                f"{safe(self.path)}: damaged bookmarks file ({safe(reason)}) and cannot move it aside "
+                f"{safe(self.path)}: damaged bookmarks file ({safe(reason)}) and cannot move"
+                " it aside "
                 f"({exc.strerror or exc}); fix or remove it"
             ) from None
         self.problem = (

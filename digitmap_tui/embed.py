@@ -225,10 +225,10 @@ def enable_numba_cache(directory: Path | str) -> bool:
 
     Must run before numba is imported (numba reads NUMBA_CACHE_DIR once, at import); returns
     False when it is too late, and when :func:`numba_cache_problem` finds the directory
-    untrusted (numba then compiles afresh). A NUMBA_CACHE_DIR the user set is kept. Also makes the UMAP path
-    cache every numba function (see `_cache_numba_by_default`): umap-learn itself marks one
-    function `cache=True` (pynndescent marks many), so a cache directory alone saves the
-    import (~10 s) but not the compiling on every first fit. Measured, fresh process, UMAP on
+    untrusted (numba then compiles afresh). A NUMBA_CACHE_DIR the user set is kept. Also makes
+    the UMAP path cache every numba function (see `_cache_numba_by_default`): umap-learn
+    itself marks one function `cache=True` (pynndescent marks many), so a cache directory
+    alone saves the import (~10 s) but not the compiling on every first fit. Measured, fresh process, UMAP on
     digits, medians of 3 on 2 cores: 10.7 s as shipped, 4.5 s with everything cached (24.5 s
     the very first time, while the cache fills).
     """

@@ -808,7 +808,7 @@ def test_a_deeply_nested_bookmarks_file_is_moved_aside_in_one_line(
     assert not path.exists()
 
 
-# ----- output paths --------------------------------------------------------------------------------
+# ----- output paths ------------------------------------------------------------------------------
 
 
 def test_embed_out_into_a_read_only_place_is_refused_before_computing(
