@@ -11,6 +11,7 @@ module's docstring for its method:
 * embedding.py UMAP in a fresh process (empty / filled numba cache), t-SNE on the digits;
 * memory.py    peak RSS exploring 1M points;
 * folders.py   reading an image folder: one process, the process pool, the cache.
+* hostile.py   time and peak memory to refuse each hostile file (bombs, overflows, caps).
 
 ``--quick`` (about two minutes) uses fewer repeats and skips the fresh-cache UMAP run
 (reported as null), which alone takes ~25 s and fills the numba cache it then measures.
@@ -42,6 +43,7 @@ TARGETS: list[tuple[str, float, str, str]] = [
     ("startup_ratio", 2.5, "<=", "x import textual.app"),
     ("umap_fresh_ratio", 2, "<=", "x warm"),
     ("rss_1m_mb", 400, "<=", "MB"),
+    ("hostile_max_s", 5, "<=", "s"),
 ]
 
 
@@ -159,6 +161,16 @@ def collect(quick: bool, log: Any) -> dict[str, Any]:
         bare = python_json("memory", "explore", tmp, "--no-quality")
     out["rss_1m_mb"] = default["rss_mb"]
     out["rss_1m_no_quality_mb"] = bare["rss_mb"]
+
+    log("hostile files refused ...")
+    hostile = python_json("hostile", "1" if quick else "3")
+    out.update(
+        hostile_cases=hostile["count"],
+        hostile_max_s=hostile["max_seconds"],
+        hostile_max_peak_mb=hostile["max_peak_mb"],
+        hostile_baseline_s=hostile["baseline"]["seconds"],
+        hostile_baseline_peak_mb=hostile["baseline"]["peak_mb"],
+    )
     return out
 
 

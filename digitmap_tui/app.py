@@ -203,7 +203,8 @@ class DigitmapApp(compat.GuardedApp, App[int]):
                     )
                 elif isinstance(event, Finished):
                     self.embeddings[params.method] = event.coords
-                    screen.post_message(EmbeddingFinished(params, event.coords, target))
+                    note = getattr(event, "cache_warning", None)
+                    screen.post_message(EmbeddingFinished(params, event.coords, target, note))
                 elif isinstance(event, Failed):
                     screen.post_message(EmbeddingFailed(description, event.message))
             if job.done:

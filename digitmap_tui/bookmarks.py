@@ -15,28 +15,46 @@ The file (``bookmarks.json`` in the user data directory) looks like::
       }
     }
 
-Every operation reads the file afresh and writes it atomically, so two explorers open at once
-do not erase each other's bookmarks. A damaged file is never overwritten: it is moved aside
-to ``bookmarks.json.damaged-<timestamp>``, the store starts empty, and :attr:`problem` says so.
+Every operation takes a lock (``flock`` on ``.bookmarks.json.lock`` beside the file), reads
+the file afresh, and writes it atomically, so two explorers saving at once merge their
+bookmarks instead of erasing each other's. A damaged file (not JSON, nested absurdly deep,
+larger than :data:`MAX_FILE_BYTES`) is never overwritten: it is moved aside to
+``bookmarks.json.damaged-<timestamp>``, the store starts empty, and :attr:`problem` says so.
+
+Untrusted text: names are checked on save (:func:`check_name`) and again on load: a name a
+hand-edited file gives control characters is shown, and looked up, escaped
+(``a\\x1bb``). Names may hold Rich markup characters (``[draft]``); they are never markup,
+so a UI must show them escaped (``rich.markup.escape`` or a ``Text``). The directory must be
+the user's alone (see :func:`digitmap_tui.fileio.trust_problem`). A saved *state* is checked
+by :func:`validate_state`, the same rules as the command line's flags, before it is used.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import json
+import math
 import os
+import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from digitmap_tui.errors import InputError
 from digitmap_tui.export import json_default, write_atomic
+from digitmap_tui.fileio import JSONFileError, json_dumps, read_json, trust_problem
+from digitmap_tui.text import is_safe, safe
 
 FILE_VERSION = 1
 MAX_NAME_LENGTH = 64
+#: A bookmarks file larger than this is treated as damaged (and a save may not grow past it).
+MAX_FILE_BYTES = 8 * 2**20
+#: How long a save waits for another process's lock before giving up.
+LOCK_TIMEOUT_SECONDS = 10.0
 
 # Bidirectional overrides and isolates: harmless to store, but they reorder what the terminal
 # shows after them, so a name could display as something else.
@@ -89,8 +107,97 @@ def check_name(name: str) -> str:
         )
     for ch in cleaned:
         if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
-            raise InputError(f"bookmark name {cleaned!r}: contains a control character")
+            raise InputError(f"bookmark name '{safe(cleaned)}': contains a control character")
     return cleaned
+
+
+# --------------------------------------------------------------------------- saved states
+
+#: What a state may hold, and the flag whose rules its value follows.
+STATE_KEYS = ("method", "params", "view", "box", "mode", "grid", "list_mode", "sort", "focus")
+
+
+def validate_state(state: Any, where: str = "bookmark") -> dict[str, Any]:
+    """A saved view state checked with the command line's rules, as a new plain dict.
+
+    ``state`` comes from disk (a bookmark, a session), so every value is checked the way the
+    matching flag is (``--method``, ``--seed``/``--perplexity``/``--n-neighbors``/
+    ``--min-dist``, ``--view``, ``--box``, ``--mode``, ``--grid``, ``--list``, ``--sort``),
+    before anything is drawn or printed. Keys that are missing stay missing (the caller keeps
+    its own value); unknown keys are dropped, except ``command`` (a string, kept as text).
+    ``where`` starts the one-line :class:`InputError` (``bookmark 'x': grid ["a", "b"]: ...``).
+    What cannot be checked without the data (perplexity against N) is left to
+    ``EmbedParams.validate``.
+    """
+    from digitmap_tui.embed import MAX_SEED, available_methods
+
+    def fail(key: str, value: Any, rule: str) -> InputError:
+        try:
+            shown = json.dumps(value, default=str)
+        except (TypeError, ValueError):
+            shown = type(value).__name__
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return InputError(safe(f"{where}: {key} {shown}: {rule}"))
+
+    if not isinstance(state, Mapping):
+        raise InputError(f"{where}: the saved state is not an object")
+    out: dict[str, Any] = {}
+    if "method" in state:
+        method = state["method"]
+        if not isinstance(method, str) or method not in available_methods():
+            raise fail("method", method, f"expected one of {', '.join(available_methods())}")
+        out["method"] = method
+    if "params" in state and state["params"] is not None:
+        params = state["params"]
+        if not isinstance(params, Mapping):
+            raise fail("params", params, "expected an object")
+        checked: dict[str, Any] = {}
+        if "seed" in params:
+            seed = params["seed"]
+            if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+                raise fail("seed", seed, f"expected a whole number from 0 to {MAX_SEED}")
+            checked["seed"] = int(seed)
+        if "perplexity" in params:
+            perplexity = params["perplexity"]
+            if not _is_number(perplexity) or int(3 * perplexity) < 1:  # openTSNE's floor
+                raise fail("perplexity", perplexity, "expected a number >= 1/3")
+            checked["perplexity"] = float(perplexity)
+        if "n_neighbors" in params:
+            k = params["n_neighbors"]
+            if not _is_int(k) or not 2 <= k <= 10**6:
+                raise fail("n_neighbors", k, "expected a whole number from 2 to 1000000")
+            checked["n_neighbors"] = int(k)
+        if "min_dist" in params:
+            d = params["min_dist"]
+            if not _is_number(d) or not 0 <= d <= 1:
+                raise fail("min_dist", d, "expected a number from 0 to 1")
+            checked["min_dist"] = float(d)
+        out["params"] = checked
+    # The view state (view, box, grid, modes, list order and page, filter, mark): the
+    # session's own rules, which are the flags' (one validator for both).
+    from digitmap_tui.session import STATE_FIELDS, State
+
+    fields = {k: state[k] for k in STATE_FIELDS if k in state}
+    try:
+        checked_state = State.from_dict(fields).to_dict()
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    out.update({k: checked_state[k] for k in fields})
+    if isinstance(state.get("command"), str):
+        out["command"] = state["command"]
+    return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**1023  # float() of a larger int overflows
+    return math.isfinite(value)
 
 
 class BookmarkStore:
@@ -130,10 +237,19 @@ class BookmarkStore:
         return problem
 
     def scopes(self) -> builtins.list[tuple[str, str, str, int]]:
-        """Every scope with bookmarks: ``(key, dataset name, embedding, number of bookmarks)``."""
+        """Every scope with bookmarks: ``(key, dataset name, embedding, number of bookmarks)``.
+
+        The dataset and embedding texts come from the file: they are returned escaped
+        (:func:`digitmap_tui.text.safe`), safe for a terminal, not yet for Rich markup.
+        """
         data = self._read()
         return [
-            (key, str(rec.get("dataset", "")), str(rec.get("embedding", "")), len(rec["bookmarks"]))
+            (
+                key,
+                safe(rec.get("dataset", "")),
+                safe(rec.get("embedding", "")),
+                len(rec["bookmarks"]),
+            )
             for key, rec in data["scopes"].items()
         ]
 
@@ -173,6 +289,18 @@ class BookmarkStore:
         """
         name = check_name(name)
         plain = _plain_state(state)
+        with self._locked():
+            return self._save(scope, name, plain, overwrite, dataset, embedding)
+
+    def _save(
+        self,
+        scope: str,
+        name: str,
+        plain: dict[str, Any],
+        overwrite: bool,
+        dataset: str | None,
+        embedding: str | None,
+    ) -> str:
         data = self._read()
         rec = data["scopes"].setdefault(scope, {"bookmarks": {}})
         if dataset is not None:
@@ -181,7 +309,9 @@ class BookmarkStore:
             rec["embedding"] = embedding
         marks = rec["bookmarks"]
         if name in marks and not overwrite:
-            raise InputError(f"bookmark {name!r}: exists; choose another name or overwrite it")
+            raise InputError(
+                f"bookmark '{safe(name)}': exists; choose another name or overwrite it"
+            )
         # Overwriting keeps the bookmark's place in the list (dict order is insertion order).
         marks[name] = {"saved": self._clock().isoformat(timespec="seconds"), "state": plain}
         # Keep the readable names first in the scope record, the bookmarks last.
@@ -192,58 +322,117 @@ class BookmarkStore:
     def rename(self, scope: str, old: str, new: str) -> str:
         """Rename bookmark ``old`` to ``new`` (same place in the list); return the new name."""
         new = check_name(new)
-        data = self._read()
-        marks = data["scopes"].get(scope, {}).get("bookmarks", {})
-        old = old.strip()
-        if old not in marks:
-            raise InputError(_missing(old, builtins.list(marks)))
-        if new == old:
-            return new
-        if new in marks:
-            raise InputError(f"bookmark {new!r}: exists; choose another name")
-        data["scopes"][scope]["bookmarks"] = {
-            (new if key == old else key): value for key, value in marks.items()
-        }
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            marks = data["scopes"].get(scope, {}).get("bookmarks", {})
+            old = old.strip()
+            if old not in marks:
+                raise InputError(_missing(old, builtins.list(marks)))
+            if new == old:
+                return new
+            if new in marks:
+                raise InputError(f"bookmark '{safe(new)}': exists; choose another name")
+            data["scopes"][scope]["bookmarks"] = {
+                (new if key == old else key): value for key, value in marks.items()
+            }
+            self._write(data)
         return new
 
     def delete(self, scope: str, name: str) -> None:
         """Delete bookmark ``name``; a scope left empty is removed from the file."""
-        data = self._read()
-        marks = data["scopes"].get(scope, {}).get("bookmarks", {})
-        name = name.strip()
-        if name not in marks:
-            raise InputError(_missing(name, builtins.list(marks)))
-        del marks[name]
-        if not marks:
-            del data["scopes"][scope]
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            marks = data["scopes"].get(scope, {}).get("bookmarks", {})
+            name = name.strip()
+            if name not in marks:
+                raise InputError(_missing(name, builtins.list(marks)))
+            del marks[name]
+            if not marks:
+                del data["scopes"][scope]
+            self._write(data)
 
     # ----------------------------------------------------------------- the file
 
-    def _read(self) -> dict[str, Any]:
+    @property
+    def lock_path(self) -> Path:
+        """The lock file beside the bookmarks (``.bookmarks.json.lock``)."""
+        return self.path.with_name(f".{self.path.name}.lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's lock (read, change, write as one step); waits at most 10 s.
+
+        Without ``fcntl`` (Windows) or where the lock file cannot be made (a read-only
+        directory, where saving fails anyway), the operation runs unlocked.
+        """
         try:
-            raw = self.path.read_bytes()
+            import fcntl
+        except ImportError:
+            yield
+            return
+        self._check_directory(create=True)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            yield
+            return
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise InputError(
+                            f"{safe(self.path)}: bookmarks are locked by another process"
+                            f" (for over {LOCK_TIMEOUT_SECONDS:g} s); try again"
+                        ) from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _check_directory(self, create: bool = False) -> None:
+        """Refuse a data directory (or file) that someone else could have written."""
+        directory = self.path.parent
+        if create:
+            try:
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError:
+                pass  # reported by the write itself
+        for target, what in ((directory, "data directory"), (self.path, "bookmarks file")):
+            problem = trust_problem(target)
+            if problem:
+                raise InputError(
+                    f"{what} {safe(target)} is not safe to load from: {safe(problem)}; make it"
+                    " yours alone (chown, chmod go-w) or set DIGITMAP_DATA_DIR to a directory"
+                    " of your own"
+                )
+
+    def _read(self) -> dict[str, Any]:
+        self._check_directory()
+        try:
+            data = read_json(self.path, MAX_FILE_BYTES)
         except FileNotFoundError:
             return _empty()
+        except JSONFileError as exc:
+            return self._set_aside(str(exc))
         except OSError as exc:
             raise InputError(
-                f"{self.path}: cannot read bookmarks ({exc.strerror or exc})"
+                f"{safe(self.path)}: cannot read bookmarks ({exc.strerror or exc})"
             ) from None
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return self._set_aside(f"not valid JSON: {_first_line(exc)}")
         version = data.get("version") if isinstance(data, dict) else None
         if isinstance(version, int) and not isinstance(version, bool) and version > FILE_VERSION:
             # A newer digitmap wrote it: not damaged, just not ours to rewrite.
             raise InputError(
-                f"{self.path}: written by a newer digitmap-tui (format {version}); "
+                f"{safe(self.path)}: written by a newer digitmap-tui (format {version}); "
                 "left untouched, upgrade to use these bookmarks"
             )
         reason = _structure_problem(data)
         if reason:
             return self._set_aside(reason)
+        _escape_names(data)
         return data  # type: ignore[no-any-return]
 
     def _set_aside(self, reason: str) -> dict[str, Any]:
@@ -258,27 +447,34 @@ class BookmarkStore:
         except OSError as exc:
             # Starting empty would overwrite the damaged file on the next save: refuse instead.
             raise InputError(
-                f"{self.path}: damaged bookmarks file ({reason}) and cannot move it aside "
+                f"{safe(self.path)}: damaged bookmarks file ({safe(reason)}) and cannot move"
+                " it aside "
                 f"({exc.strerror or exc}); fix or remove it"
             ) from None
         self.problem = (
-            f"{self.path}: damaged bookmarks file ({reason}); "
-            f"moved aside to {aside.name}, starting with no bookmarks"
+            f"{safe(self.path)}: damaged bookmarks file ({safe(reason)}); "
+            f"moved aside to {safe(aside.name)}, starting with no bookmarks"
         )
         return _empty()
 
     def _write(self, data: dict[str, Any]) -> None:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        text = json_dumps(data, indent=2) + "\n"
+        encoded = text.encode("utf-8")
+        if len(encoded) > MAX_FILE_BYTES:
+            raise InputError(
+                f"{safe(self.path)}: bookmarks would exceed {MAX_FILE_BYTES // 2**20} MiB;"
+                " delete some first"
+            )
 
         def write(fh: IO[bytes]) -> None:
-            fh.write(text.encode("utf-8"))
+            fh.write(encoded)
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_atomic(self.path, write)
         except OSError as exc:
             raise InputError(
-                f"{self.path}: cannot save bookmarks ({exc.strerror or exc})"
+                f"{safe(self.path)}: cannot save bookmarks ({exc.strerror or exc})"
             ) from None
 
 
@@ -324,11 +520,30 @@ def _plain_state(state: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
+def _escape_names(data: dict[str, Any]) -> None:
+    """Names with control characters (from a hand-edited file) become their escaped form.
+
+    The escaped name is what every list shows and what a lookup matches, so a name can never
+    put a raw control character on a terminal; a later save writes it back escaped.
+    """
+    for rec in data["scopes"].values():
+        marks = rec["bookmarks"]
+        if all(is_safe(name) for name in marks):
+            continue
+        renamed: dict[str, Any] = {}
+        for name, mark in marks.items():
+            shown = safe(name)
+            k = 2
+            while shown in renamed or (shown != name and shown in marks):
+                shown = f"{safe(name)} ({k})"
+                k += 1
+            renamed[shown] = mark
+        rec["bookmarks"] = renamed
+
+
 def _missing(name: str, available: builtins.list[str]) -> str:
     if not available:
-        return f"bookmark {name!r}: none saved for this dataset and embedding"
-    return f"bookmark {name!r}: not found; saved: {', '.join(available)}"
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"bookmark '{safe(name)}': none saved for this dataset and embedding"
+    shown = ", ".join(safe(n) for n in available[:20])
+    more = f" and {len(available) - 20} more" if len(available) > 20 else ""
+    return f"bookmark '{safe(name)}': not found; saved: {shown}{more}"

@@ -129,7 +129,7 @@ class EmbeddingCache:
         text = json.dumps(record, sort_keys=True, default=str)
         tmp_name: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like its parent
             _remove_stale_temps(path.parent)
             with tempfile.NamedTemporaryFile(
                 dir=path.parent, prefix=f".{key[:16]}-", suffix=TEMP_SUFFIX, delete=False

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from digitmap_tui import __version__
 from digitmap_tui.errors import InputError
+from digitmap_tui.text import ascii_int, one_line, safe
 
 if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not pay for them
     import numpy as np
@@ -36,7 +37,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2 (never a usage dump)."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"digitmap: error: {message} (see digitmap {self._sub()}--help)\n")
+        # argparse quotes stray arguments as typed: escaped, like every other error.
+        sys.stderr.write(
+            f"digitmap: error: {one_line(message)} (see digitmap {self._sub()}--help)\n"
+        )
         raise SystemExit(2)
 
     def _sub(self) -> str:
@@ -46,10 +50,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _positive_int(flag: str, lo: int, hi: int):  # type: ignore[no-untyped-def]
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a whole number") from None
+        # ASCII digits only: int() would also read other scripts' digits.
+        stripped = text.strip()
+        digits = ascii_int(stripped[1:] if stripped[:1] in "+-" else stripped)
+        if digits is None:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a whole number")
+        value = -digits if stripped.startswith("-") else digits
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"{flag} {text!r}: must be between {lo} and {hi}")
         return value
@@ -271,6 +277,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     inputs = load_inputs(args)
     print_warnings(inputs)
     if args.bookmark:
+        # find_bookmark checks the whole saved state with the flags' rules: a bad one is one
+        # line and exit 2 before anything is computed or printed.
         state = find_bookmark(inputs, args.bookmark)
         apply_bookmark_params(inputs, state)
         request = request_from_bookmark(request, state)
@@ -378,26 +386,36 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
     out = Path(args.out) if args.out else None
     if out is not None:
+        flag = f"--out {safe(args.out)}"
         if out.suffix.lower() not in (".npy", ".csv"):
-            raise InputError(f"--out {args.out}: use a .npy or .csv file name")
+            raise InputError(f"{flag}: use a .npy or .csv file name")
         if out.is_dir():
-            raise InputError(f"--out {args.out}: is a directory, not a file")
+            raise InputError(f"{flag}: is a directory, not a file")
         if out.exists() and not args.force:
-            raise InputError(f"--out {args.out}: file exists (use --force to overwrite)")
+            raise InputError(f"{flag}: file exists (use --force to overwrite)")
         if not out.parent.exists():
-            raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
+            raise InputError(f"{flag}: directory {safe(out.parent)} does not exist")
         if not out.parent.is_dir():
-            raise InputError(f"--out {args.out}: {out.parent} is not a directory")
+            raise InputError(f"{flag}: {safe(out.parent)} is not a directory")
+        from digitmap_tui.fileio import check_writable_dir
+
+        # Before computing: a result that cannot be written must not cost minutes first.
+        check_writable_dir(out.parent, flag)
     from digitmap_tui.inputs import describe_source, ensure_coords, load_inputs
 
     inputs = load_inputs(args)
     print_warnings(inputs)
     coords = ensure_coords(inputs)
     if out is not None:
-        from digitmap_tui.export import write_atomic_array
+        from digitmap_tui.fileio import write_atomic_array
 
-        write_atomic_array(out, coords)
-        sys.stderr.write(f"digitmap: wrote {len(coords)}×2 coordinates to {out}\n")
+        try:
+            write_atomic_array(out, coords)
+        except InputError as exc:  # names the path already: "<path>: disk full (...)"
+            raise InputError(f"--out {exc}") from None
+        except OSError as exc:
+            raise InputError(f"--out {safe(out)}: cannot write ({exc.strerror or exc})") from None
+        sys.stderr.write(f"digitmap: wrote {len(coords)}×2 coordinates to {safe(out)}\n")
     else:
         sys.stderr.write(
             f"digitmap: {describe_source(inputs)}: {len(coords)} points ready (cached)\n"
@@ -451,16 +469,9 @@ def cmd_labels(args: argparse.Namespace) -> int:
 
 def parse_view(text: str) -> Rect:
     """``--view``: a region with room for a map's cells (an absurdly thin one cannot be drawn)."""
-    from digitmap_tui.grid import Rect
+    from digitmap_tui.grid import Rect, check_view
 
-    rect = Rect.parse(text, "--view")
-    for lo, hi in ((rect.x0, rect.x1), (rect.y0, rect.y1)):
-        if hi - lo < max(1e-300, 1e-9 * max(abs(lo), abs(hi))):
-            raise InputError(
-                f"--view {text!r}: too small to draw (width and height must be at least"
-                " a billionth of the coordinates)"
-            )
-    return rect
+    return check_view(Rect.parse(text, "--view"), f"--view {text!r}")
 
 
 def has_terminal() -> bool:
@@ -504,7 +515,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
         options = replace(options, bookmark=state)
     app = DigitmapApp(inputs, options)
     with stdout_on_terminal():
-        app.run()
+        run_until_signalled(app)
+    if app.return_code is not None and app.return_code >= 128:
+        return int(app.return_code)  # ended by a signal: print nothing
     if args.print_selection or args.print_json:
         from digitmap_tui.export import format_selection
 
@@ -541,6 +554,26 @@ def stdout_on_terminal() -> Iterator[None]:
         os.close(parked)
 
 
+def run_until_signalled(app: Any) -> None:
+    """``app.run()`` with SIGHUP, SIGTERM and SIGINT ending it cleanly (status 128 + signal).
+
+    A signal cancels every running embedding at once (lifecycle), then asks the app to exit
+    from its own event loop; Textual then restores the terminal as on a normal quit.
+    """
+    from digitmap_tui.lifecycle import call_soon_in_loop, exit_now, install_signal_handlers
+
+    def on_signal(signum: int) -> None:
+        code = 128 + signum
+        if not call_soon_in_loop(lambda: app.exit(return_code=code)):
+            exit_now(signum)  # no event loop (not started yet, or ended): nothing to save
+
+    uninstall = install_signal_handlers(on_signal)
+    try:
+        app.run()
+    finally:
+        uninstall()
+
+
 def _join_negative_values(argv: list[str]) -> list[str]:
     """``--box -55,-20,-30,-5`` as typed: argparse would take ``-55,...`` for a flag.
 
@@ -574,6 +607,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(0, "explore")
     args = build_parser().parse_args(_join_negative_values(argv))
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
+    if not debug:
+        _warnings_on_one_line()
     handlers = {
         "explore": cmd_explore,
         "render": cmd_render,
@@ -583,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except InputError as exc:
-        sys.stderr.write(f"digitmap: error: {_one_line(str(exc))}\n")
+        sys.stderr.write(f"digitmap: error: {one_line(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("digitmap: interrupted\n")
@@ -599,12 +634,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         sys.stderr.write(
-            f"digitmap: error: {type(exc).__name__}: {_one_line(str(exc))}"
+            f"digitmap: error: {type(exc).__name__}: {one_line(str(exc))}"
             " (run with --debug for details)\n"
         )
         return 1
 
 
-def _one_line(text: str) -> str:
-    """Errors are one line on stderr, whatever a file name or a library put in them."""
-    return text.strip().replace("\r", "\\r").replace("\n", "\\n")
+def _warnings_on_one_line() -> None:
+    """A library's warning is one escaped line on stderr, never its multi-line default form."""
+    import warnings
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        try:
+            sys.stderr.write(f"digitmap: warning: {one_line(message)}\n")
+        except (OSError, ValueError):
+            pass
+
+    warnings.showwarning = show  # type: ignore[assignment]

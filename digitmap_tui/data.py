@@ -2,7 +2,14 @@
 
 Everything here is numpy only. Every malformed input becomes an :class:`InputError` whose
 message is one line naming the file (as the user gave it) and the problem; no other exception
-is meant to escape the loaders.
+is meant to escape the loaders. Messages and :attr:`Dataset.name` are safe to print: file
+names, archive member names and CSV text in them have their control characters escaped
+(:func:`digitmap_tui.text.safe`).
+
+Hostile files cost little: headers are checked before any bulk read, gzip is read as a stream
+no further than the header (IDX) or the rows so far (CSV) justify, zip members' declared
+sizes are checked before they are decompressed, and sizes no image needs are refused
+(:data:`MAX_PIXELS` per image, :data:`MAX_LABEL`, :data:`MAX_ABS_VALUE`).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import csv
 import gzip
 import hashlib
 import importlib.util
+import itertools
 import math
 import os
 import re
@@ -29,6 +37,7 @@ from typing import IO, Any
 import numpy as np
 
 from digitmap_tui.errors import InputError
+from digitmap_tui.text import safe
 
 __all__ = [
     "Dataset",
@@ -44,8 +53,32 @@ PathArg = str | os.PathLike[str]
 #: so that opening MNIST-sized data costs neither time nor a copy in memory.
 MMAP_MIN_BYTES = 16 * 2**20
 
-#: Labels above this are refused: label counts are kept in dense arrays of n_labels entries.
-MAX_LABEL = 1_000_000
+#: Labels above this are refused: the map keeps a count of every label in every cell (dense
+#: arrays of n_labels entries) and its palette tells at most 256 classes apart; a million
+#: distinct labels once asked for 12-39 GiB.
+MAX_LABEL = 255
+
+#: Most values in one image (512x512 with 4 channels' worth, e.g. 1024x1024 grey): no
+#: image explorer needs more, and a header asking for more is refused before any data is read.
+MAX_PIXELS = 512 * 512 * 4
+
+#: Largest magnitude of a pixel value: features are float32 and the embeddings square their
+#: differences, which must stay finite (2e15 squared, times MAX_PIXELS, is far below 3.4e38).
+MAX_ABS_VALUE = 1e15
+
+#: Largest magnitude of a given embedding's coordinate: the map squares distances too.
+MAX_ABS_COORD = 1e150
+
+#: CSV limits: the longest line (MAX_PIXELS values of up to 32 characters) and how many blank
+#: lines may come before or between the rows (this many, plus four per row read so far).
+MAX_CSV_LINE = 32 * (MAX_PIXELS + 1)
+MAX_CSV_BLANK_LINES = 1000
+_CSV_BLANK_PER_ROW = 4
+_CSV_CHUNK_ROWS = 4096
+
+#: The most a deflate stream can expand (1032:1, plus slack for headers): a zip member or
+#: gzip file that claims more than this from its compressed size is damaged or a bomb.
+_DEFLATE_MAX_RATIO = 1100
 
 IMAGE_KEYS = ("images", "x", "X", "data", "arr_0")
 LABEL_KEYS = ("labels", "y", "target", "arr_1")
@@ -74,6 +107,9 @@ class Dataset:
     ``label_names`` names label ``k`` (from an image folder's class subfolders); ``paths``
     holds each image's file path relative to its folder, for exports. Both are untrusted
     text: show them through :func:`digitmap_tui.text.safe`.
+
+    ``name`` is stored with its control characters escaped (:func:`digitmap_tui.text.safe`),
+    so it can go to a terminal as is.
     """
 
     images: np.ndarray
@@ -86,6 +122,9 @@ class Dataset:
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # The name comes from a file name: made safe to print once, here, for every consumer
+        # (the title, `render`, exports). Rich markup is not escaped: print it as a Text.
+        object.__setattr__(self, "name", safe(self.name))
         # Loaders validate user input with InputError first; this only catches programming errors.
         ndim = self.images.ndim
         if not (ndim == 3 or (ndim == 4 and self.images.shape[3] == 3)):
@@ -199,12 +238,44 @@ def _hash_rows(h: Any, array: np.ndarray) -> None:
 # --------------------------------------------------------------------------- errors
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
 def _fail(display: str, problem: str) -> InputError:
-    return InputError(_one_line(f"{display}: {problem}"))
+    # The display name and the problem may hold text from the file (member names, cells):
+    # escaped here, once, so every message is one line a terminal cannot act on.
+    return InputError(safe(f"{display}: {problem}"))
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(display: str, nbytes: int, what: str = "the data") -> None:
+    """Refuse at once when ``nbytes`` could never fit in this machine's memory."""
+    total = _physical_memory()
+    if total is not None and nbytes > total:
+        raise _fail(
+            display,
+            f"{what} would need {_gib(nbytes)} of memory; this machine has {_gib(total)}",
+        )
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
+def _check_pixels(display: str, shape: tuple[int, ...]) -> None:
+    """Refuse image arrays whose rows hold more than MAX_PIXELS values (from a header)."""
+    if len(shape) >= 2:
+        per_image = math.prod(shape[1:])
+        if per_image > MAX_PIXELS:
+            dims = "x".join(str(d) for d in shape[1:])
+            raise _fail(
+                display,
+                f"images of {dims} = {per_image:,} values are too large"
+                f" (at most {MAX_PIXELS:,} per image, e.g. 1024x1024)",
+            )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -229,6 +300,8 @@ def _reading(display: str) -> Iterator[None]:
         raise _fail(display, "not a valid .npz file (damaged zip archive)") from None
     except UnicodeDecodeError:
         raise _fail(display, "not a UTF-8 text file") from None
+    except csv.Error as exc:
+        raise _fail(display, f"cannot parse CSV ({_first_line(exc)})") from None
     except MemoryError:
         raise _fail(display, "too large to load into memory") from None
     except OSError as exc:
@@ -338,18 +411,37 @@ def _as_images(
         array = array.reshape(n, h, w)
     if array.shape[1] == 0 or array.shape[2] == 0:
         raise _fail(display, f"images are empty (shape {array.shape})")
+    _check_pixels(display, array.shape)
     if array.dtype.kind == "b":
         array = array.astype(np.uint8)
     array = _native(array)
-    if array.dtype.kind != "f":
-        return array, None
+    value_range = _checked_values(array, display)
+    return array, value_range if array.dtype.kind == "f" else None
+
+
+def _checked_values(array: np.ndarray, display: str) -> tuple[float, float] | None:
+    """``(min, max)`` of the pixel values once they are known finite and within
+    ``±MAX_ABS_VALUE`` (one line naming the first bad image otherwise); None for small
+    integer types, which always are."""
+    if array.dtype.kind in "iu" and array.dtype.itemsize < 8:
+        return None  # at most 4.3e9: far inside MAX_ABS_VALUE
     # min/max propagate NaN and reach ±inf, so two reductions (no temporary array, even on a
-    # memmap) prove every value finite; isfinite only runs to point at the culprit.
-    lo, hi = float(array.min()), float(array.max())
+    # memmap) prove every value finite and in range; a chunked scan only runs to point at
+    # the culprit.
+    with np.errstate(all="ignore"):
+        lo, hi = float(array.min()), float(array.max())
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        index = _first_non_finite(array)
+        index = _first_image(array, lambda chunk: ~np.isfinite(chunk))
         raise _fail(display, f"image {index} contains NaN or infinite values")
-    return array, (lo, hi)
+    if max(-lo, hi) > MAX_ABS_VALUE:
+        index = _first_image(array, lambda chunk: np.abs(chunk) > MAX_ABS_VALUE)
+        value = lo if -lo > hi else hi
+        raise _fail(
+            display,
+            f"image {index} has the value {value:g}; pixel values must lie within"
+            f" ±{MAX_ABS_VALUE:g} (so that distances between images stay finite)",
+        )
+    return lo, hi
 
 
 def _as_color_images(
@@ -378,14 +470,11 @@ def _as_color_images(
         raise _fail(display, f"no images (shape {tuple(array.shape)})")
     if array.shape[1] == 0 or array.shape[2] == 0:
         raise _fail(display, f"images are empty (shape {tuple(array.shape)})")
+    _check_pixels(display, array.shape)
     if array.dtype.kind == "b":
         array = array.astype(np.uint8)
     array = _native(array)
-    if array.dtype.kind == "f":
-        lo, hi = float(array.min()), float(array.max())
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            index = _first_non_finite(array)
-            raise _fail(display, f"image {index} contains NaN or infinite values")
+    _checked_values(array, display)
     if array.shape[3] == 4:
         array = _composite_on_black(array)
     return array, None
@@ -406,18 +495,25 @@ def _composite_on_black(rgba: np.ndarray) -> np.ndarray:
     return out.astype(rgba.dtype)
 
 
-def _first_non_finite(array: np.ndarray) -> int:
-    step = max(1, (4 * 2**20) // max(1, array[0].size))
-    for start in range(0, array.shape[0], step):
-        chunk = array[start : start + step].reshape(-1, array[0].size)
-        bad = np.flatnonzero(~np.isfinite(chunk).all(axis=1))
-        if bad.size:
-            return start + int(bad[0])
+def _first_image(array: np.ndarray, bad: Any) -> int:
+    """Index of the first image where ``bad(values)`` holds for some value (chunked scan)."""
+    size = array[0].size
+    step = max(1, (4 * 2**20) // max(1, size))
+    with np.errstate(all="ignore"):
+        for start in range(0, array.shape[0], step):
+            chunk = np.asarray(array[start : start + step]).reshape(-1, size)
+            hits = np.flatnonzero(bad(chunk).any(axis=1))
+            if hits.size:
+                return start + int(hits[0])
     return -1
 
 
 def _as_labels(array: np.ndarray, display: str) -> np.ndarray:
-    """Validate labels: 1-D, integral, 0 <= label <= MAX_LABEL; returns int64."""
+    """Validate labels: 1-D, integral, 0 <= label <= MAX_LABEL; returns int64.
+
+    The cap is checked on the largest label, before anything is sized by the number of labels,
+    so a million distinct labels are one line, not 12 GiB of map.
+    """
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
@@ -442,7 +538,9 @@ def _as_labels(array: np.ndarray, display: str) -> np.ndarray:
         if hi > MAX_LABEL:
             i = int(np.argmax(array > MAX_LABEL))
             raise _fail(
-                display, f"label {_num(array[i])} at index {i} is too large (max {MAX_LABEL})"
+                display,
+                f"label {_num(array[i])} at index {i} is too large (labels must be 0 to"
+                f" {MAX_LABEL}: the map tells at most {MAX_LABEL + 1} classes apart)",
             )
     return np.ascontiguousarray(array, dtype=np.int64)
 
@@ -466,8 +564,12 @@ def _check_count(labels: np.ndarray, labels_display: str, n: int, images_display
 # --------------------------------------------------------------------------- .npy / .npz
 
 
-def _load_npy(path: PathArg, display: str, size: int) -> np.ndarray:
-    """Load a .npy without pickle; large files are memory-mapped read-only."""
+def _load_npy(path: PathArg, display: str, size: int, images: bool = False) -> np.ndarray:
+    """Load a .npy without pickle; large files are memory-mapped read-only.
+
+    With ``images``, a header promising rows of more than :data:`MAX_PIXELS` values is
+    refused before the data is touched.
+    """
     with _reading(display):
         with open(path, "rb") as f:
             try:
@@ -491,6 +593,8 @@ def _load_npy(path: PathArg, display: str, size: int) -> np.ndarray:
                     display,
                     f"truncated .npy file: header promises {expected} bytes, file has {size}",
                 )
+            if images:
+                _check_pixels(display, tuple(shape))
         try:
             if size >= MMAP_MIN_BYTES:
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -507,57 +611,120 @@ def _load_npy(path: PathArg, display: str, size: int) -> np.ndarray:
     return array
 
 
-def _open_npz(path: PathArg, display: str) -> Any:
+def _open_npz(path: PathArg, display: str) -> zipfile.ZipFile:
     with _reading(display):
         with open(path, "rb") as f:
             magic = f.read(4)
         # Checked first: np.load treats any other content as a pickle and says only that.
         if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
             raise _fail(display, "not a .npz file (not a zip archive)")
-        return np.load(path, allow_pickle=False)
+        return zipfile.ZipFile(path)
 
 
-def _npz_array(npz: Any, key: str, display: str) -> np.ndarray:
+def _npz_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Array name -> member, as np.load names them ("images.npy" is "images")."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        members.setdefault(name, info)
+    return members
+
+
+def _names(keys: list[str]) -> str:
+    """A short list of member names for a message (they may be many, and long)."""
+    shown = [k if len(k) <= 40 else k[:37] + "..." for k in keys[:10]]
+    more = f" and {len(keys) - 10} more" if len(keys) > 10 else ""
+    return ", ".join(shown) + more if keys else "nothing"
+
+
+def _npz_array(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, display: str, images: bool = False
+) -> np.ndarray:
+    """One member, its declared sizes checked before a byte of it is decompressed."""
+    what = f"array {key!r}"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _fail(
+            display,
+            f"{what} uses zip compression method {info.compress_type}"
+            " (numpy writes stored or deflated arrays only)",
+        )
+    limit = info.compress_size * (
+        1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_MAX_RATIO
+    )
+    if info.file_size > limit + 2**16:
+        raise _fail(
+            display,
+            f"{what} claims {info.file_size:,} bytes from {info.compress_size:,} compressed"
+            " (damaged, or a zip bomb)",
+        )
     with _reading(display):
         try:
-            return np.asarray(npz[key])
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                header: tuple[Any, ...] | None = None
+                if version == (1, 0):
+                    header = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    header = np.lib.format.read_array_header_2_0(member)
+                offset = member.tell()
+        except ValueError as exc:
+            raise _fail(display, f"{what} is damaged ({_first_line(exc)})") from None
+        if header is not None:
+            shape, _, dtype = header
+            if dtype.hasobject:
+                raise _fail(display, f"{what} holds Python objects (pickled data is never loaded)")
+            expected = math.prod(shape) * dtype.itemsize
+            if offset + expected > info.file_size:
+                raise _fail(
+                    display,
+                    f"{what} is damaged (its header promises {expected:,} bytes of data,"
+                    f" the archive holds {max(0, info.file_size - offset):,})",
+                )
+            if images:
+                _check_pixels(display, tuple(shape))
+        _check_memory(display, info.file_size, what)
+        try:
+            with archive.open(info) as member:
+                return np.asarray(np.lib.format.read_array(member, allow_pickle=False))
         except ValueError as exc:
             if "pickle" in str(exc) or "object" in str(exc).lower():
                 raise _fail(
-                    display, f"array '{key}' holds Python objects (pickled data is never loaded)"
+                    display, f"{what} holds Python objects (pickled data is never loaded)"
                 ) from None
-            raise _fail(display, f"array '{key}' is damaged ({_first_line(exc)})") from None
+            raise _fail(display, f"{what} is damaged ({_first_line(exc)})") from None
 
 
 def _load_npz(path: PathArg, display: str) -> tuple[np.ndarray, np.ndarray | None]:
-    npz = _open_npz(path, display)
-    with npz:
-        keys = list(npz.files)
-        image_key = next((k for k in IMAGE_KEYS if k in keys), None)
+    with _open_npz(path, display) as archive, _reading(display):
+        members = _npz_members(archive)
+        keys = list(members)
+        image_key = next((k for k in IMAGE_KEYS if k in members), None)
         if image_key is None and len(keys) == 1:
             image_key = keys[0]
         if image_key is None:
-            found = ", ".join(keys) if keys else "nothing"
             raise _fail(
                 display,
-                f"no image array (expected one of {', '.join(IMAGE_KEYS)}; found {found})",
+                f"no image array (expected one of {', '.join(IMAGE_KEYS)}; found {_names(keys)})",
             )
-        label_key = next((k for k in LABEL_KEYS if k in keys and k != image_key), None)
-        images = _npz_array(npz, image_key, display)
-        labels = _npz_array(npz, label_key, display) if label_key else None
+        label_key = next((k for k in LABEL_KEYS if k in members and k != image_key), None)
+        images = _npz_array(archive, members[image_key], image_key, display, images=True)
+        labels = _npz_array(archive, members[label_key], label_key, display) if label_key else None
     return images, labels
 
 
 def _load_npz_labels(path: PathArg, display: str) -> np.ndarray:
-    npz = _open_npz(path, display)
-    with npz:
-        keys = list(npz.files)
-        key = next((k for k in LABEL_KEYS if k in keys), None)
+    with _open_npz(path, display) as archive, _reading(display):
+        members = _npz_members(archive)
+        keys = list(members)
+        key = next((k for k in LABEL_KEYS if k in members), None)
         if key is None and len(keys) == 1:
             key = keys[0]
         if key is None:
-            raise _fail(display, f"no label array (expected one of {', '.join(LABEL_KEYS)})")
-        return _npz_array(npz, key, display)
+            raise _fail(
+                display,
+                f"no label array (expected one of {', '.join(LABEL_KEYS)}; found {_names(keys)})",
+            )
+        return _npz_array(archive, members[key], key, display)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -582,59 +749,141 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _read_csv(path: PathArg, display: str) -> tuple[list[str] | None, np.ndarray]:
-    """Read a numeric CSV with an optional header row into a 2-D float64 array."""
+class _CsvLines:
+    """The non-blank lines of a text stream, with limits that keep a hostile file cheap.
+
+    A line longer than :data:`MAX_CSV_LINE` is refused as soon as that much is read (a
+    gigabyte line in a small .gz is never held whole), and more blank lines than
+    :data:`MAX_CSV_BLANK_LINES` plus four per data row so far are refused (a .csv.gz of
+    nothing but newlines ends at once). ``line_no`` is the number of the last line read.
+    """
+
+    def __init__(self, f: IO[str], display: str) -> None:
+        self.f = f
+        self.display = display
+        self.line_no = 0
+        self.blank = 0
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            line = self.f.readline(MAX_CSV_LINE + 1)
+            if not line:
+                return
+            self.line_no += 1
+            if len(line) > MAX_CSV_LINE:
+                raise _fail(
+                    self.display,
+                    f"line {self.line_no} is longer than {MAX_CSV_LINE:,} characters",
+                )
+            if not line.strip():
+                self.blank += 1
+                if self.blank > MAX_CSV_BLANK_LINES + _CSV_BLANK_PER_ROW * self.rows:
+                    raise _fail(
+                        self.display,
+                        f"{self.blank:,} blank lines by line {self.line_no} and only"
+                        f" {self.rows:,} rows (not a CSV table)",
+                    )
+                continue
+            self.rows += 1
+            yield line
+
+
+def _small(chunk: np.ndarray) -> np.ndarray:
+    """``chunk`` as uint8 when every value is a whole number 0..255 (exact, 8x smaller)."""
+    if (
+        chunk.size
+        and np.isfinite(chunk).all()
+        and chunk.min() >= 0
+        and chunk.max() <= 255
+        and np.array_equal(chunk, np.floor(chunk))
+    ):
+        return chunk.astype(np.uint8)
+    return chunk
+
+
+def _read_csv(
+    path: PathArg, display: str, check_width: Any = None
+) -> tuple[list[str] | None, np.ndarray]:
+    """Read a numeric CSV with an optional header row into a 2-D array.
+
+    The table is uint8 when every value is a whole number 0..255, else float64. It is parsed in
+    chunks of rows, so a table too large for memory is refused while reading, not after.
+    ``check_width(n_columns, header)`` may refuse the table from its first row, before the
+    bulk of the file is read.
+    """
+    budget = (_physical_memory() or 2**62) // 2
     with _open_text(path, display) as f, _reading(display):
-        first = ""
-        while not first.strip():
-            first = f.readline()
-            if not first:
-                raise _fail(display, "no data (only blank lines)")
+        lines = _CsvLines(f, display)
+        rows = iter(lines)
+        first = next(rows, None)
+        if first is None:
+            raise _fail(display, "no data (only blank lines)")
         cells = next(csv.reader([first]))
+        if len(cells) > MAX_PIXELS + 1:
+            raise _fail(display, f"{len(cells):,} columns (at most {MAX_PIXELS + 1:,})")
         header = None
         if not all(_is_number(c) for c in cells):
             header = [c.strip() for c in cells]
-        f.seek(0)
-        # Blank lines before the header would shift skiprows; loadtxt skips blank lines itself,
-        # so skip exactly the lines up to and including the header.
-        skip = 0
-        if header is not None:
-            while True:
-                line = f.readline()
-                skip += 1
-                if line.strip():
-                    break
-            f.seek(0)
+        if check_width is not None:
+            check_width(len(cells), header)
+        if header is None:
+            rows = itertools.chain([first], rows)
+        chunks: list[np.ndarray] = []
+        parsed = 0
         try:
             with warnings.catch_warnings():
                 # "input contained no data" is reported below as our own error.
                 warnings.simplefilter("ignore", UserWarning)
-                table = np.loadtxt(
-                    f,
-                    delimiter=",",
-                    skiprows=skip,
-                    dtype=np.float64,
-                    ndmin=2,
-                    quotechar='"',
-                    comments=None,
-                )
+                while True:
+                    batch = list(itertools.islice(rows, _CSV_CHUNK_ROWS))
+                    if not batch:
+                        break
+                    chunk = np.loadtxt(
+                        batch,
+                        delimiter=",",
+                        dtype=np.float64,
+                        ndmin=2,
+                        quotechar='"',
+                        comments=None,
+                    )
+                    if chunks and chunk.shape[1] != chunks[0].shape[1]:
+                        raise ValueError("rows of different widths")
+                    chunk = _small(chunk)
+                    parsed += chunk.nbytes
+                    if parsed > budget:
+                        raise _fail(
+                            display,
+                            f"too large to load into memory (over {_gib(parsed)} parsed by"
+                            f" line {lines.line_no})",
+                        )
+                    chunks.append(chunk)
         except UnicodeDecodeError:
             raise
         except ValueError as exc:
             f.seek(0)
-            raise _fail(display, _locate_csv_problem(f, skip, exc)) from None
-    if table.shape[0] == 0:
+            raise _fail(display, _locate_csv_problem(_CsvLines(f, display), header, exc)) from None
+    if not chunks:
         raise _fail(display, "no data rows")
+    if all(c.dtype == np.uint8 for c in chunks):
+        table = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    else:
+        table = np.concatenate([c.astype(np.float64, copy=False) for c in chunks])
+    del chunks
     if header is not None and table.shape[1] != len(header):
         raise _fail(display, f"header has {len(header)} columns but the rows have {table.shape[1]}")
     return header, table
 
 
-def _locate_csv_problem(f: IO[str], skip: int, exc: ValueError) -> str:
+def _locate_csv_problem(lines: _CsvLines, header: list[str] | None, exc: ValueError) -> str:
     """Find the first ragged row or non-numeric cell, for a message that points at it."""
     width = None
-    for line_no, row in enumerate(csv.reader(f), start=1):
-        if line_no <= skip or not any(c.strip() for c in row):
+    skip_first = header is not None
+    for line in lines:
+        line_no = lines.line_no
+        row = next(csv.reader([line]))
+        if skip_first:
+            skip_first = False
             continue
         if width is None:
             width = len(row)
@@ -674,8 +923,15 @@ def _is_square(d: int) -> bool:
 def _load_csv_images(
     path: PathArg, display: str, shape: tuple[int, int] | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    header, table = _read_csv(path, display)
     n_pixels = shape[0] * shape[1] if shape else None
+
+    def check_width(n_columns: int, header: list[str] | None) -> None:
+        # Decided from the first row: a label-only CSV is refused before the rest is read.
+        label_col = _label_column(header, n_columns, n_pixels)
+        if n_columns - (label_col is not None) == 0:
+            raise _fail(display, "no pixel columns (only a label column)")
+
+    header, table = _read_csv(path, display, check_width)
     label_col = _label_column(header, table.shape[1], n_pixels)
     labels = None
     if label_col is not None:
@@ -683,15 +939,9 @@ def _load_csv_images(
         table = np.delete(table, label_col, axis=1)
     if table.shape[1] == 0:
         raise _fail(display, "no pixel columns (only a label column)")
-    # Most image CSVs hold 0..255 integers: uint8 is exact and 8x smaller than float64.
-    if (
-        np.isfinite(table).all()
-        and table.min() >= 0
-        and table.max() <= 255
-        and np.array_equal(table, np.floor(table))
-    ):
-        table = table.astype(np.uint8)
-    return table, labels
+    # Most image CSVs hold 0..255 integers: uint8 is exact and 8x smaller than float64 (the
+    # label column may have kept the table float64).
+    return _small(table), labels
 
 
 def _load_csv_column(path: PathArg, display: str) -> np.ndarray:
@@ -716,58 +966,102 @@ def _is_idx_name(name: str) -> bool:
     return bool(_IDX_NAME.search(lower))
 
 
-def _idx_header(head: bytes, display: str) -> tuple[np.dtype[Any], tuple[int, ...], int]:
+def _idx_type(head: bytes, display: str) -> tuple[np.dtype[Any], int]:
+    """The element type and the number of dimensions from the 4 magic bytes."""
     if len(head) < 4:
         raise _fail(display, "truncated IDX file (no header)")
     magic = struct.unpack(">I", head[:4])[0]
     code, ndim = head[2], head[3]
     if head[0] != 0 or head[1] != 0 or code not in _IDX_DTYPES or not 1 <= ndim <= 4:
         raise _fail(display, f"not an IDX file (bad magic 0x{magic:08x})")
+    return _IDX_DTYPES[code], ndim
+
+
+def _idx_header(head: bytes, display: str) -> tuple[np.dtype[Any], tuple[int, ...], int]:
+    dtype, ndim = _idx_type(head, display)
     offset = 4 + 4 * ndim
     if len(head) < offset:
         raise _fail(display, "truncated IDX file (header cut short)")
     dims = struct.unpack(f">{ndim}I", head[4:offset])
-    return _IDX_DTYPES[code], tuple(int(d) for d in dims), offset
+    return dtype, tuple(int(d) for d in dims), offset
+
+
+def _dims_text(dims: tuple[int, ...]) -> str:
+    return "x".join(map(str, dims))
 
 
 def _load_idx(path: PathArg, display: str, size: int) -> np.ndarray:
-    """Read an IDX file (gzipped or not); large uncompressed ones are memory-mapped."""
+    """Read an IDX file (gzipped or not); large uncompressed ones are memory-mapped.
+
+    Nothing is read before the header is checked: a wrong magic number costs 4 bytes, and a
+    gzipped file is decompressed only as far as its dimensions say (never more than a deflate
+    stream of its size could hold), straight into the array.
+    """
     gz = os.fspath(path).lower().endswith(".gz")
     with _reading(display):
         if gz:
-            with gzip.open(path, "rb") as f:
-                raw = f.read()
-            head: bytes = raw[:20]
-            total = len(raw)
-        else:
-            with open(path, "rb") as f:
-                head = f.read(20)
-            total = size
+            return _native(_load_idx_gz(path, display, size))
+        with open(path, "rb") as f:
+            head = f.read(20)
         dtype, dims, offset = _idx_header(head, display)
         expected = math.prod(dims) * dtype.itemsize
-        found = total - offset
+        found = size - offset
         if found < expected:
             raise _fail(
                 display,
-                f"truncated IDX file: dimensions {'x'.join(map(str, dims))} need {expected}"
+                f"truncated IDX file: dimensions {_dims_text(dims)} need {expected}"
                 f" data bytes, found {found}",
             )
         if found > expected:
             raise _fail(
                 display,
-                f"IDX file has {found - expected} bytes beyond its dimensions"
-                f" {'x'.join(map(str, dims))}",
+                f"IDX file has {found - expected} bytes beyond its dimensions {_dims_text(dims)}",
             )
-        if gz:
-            array = np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=offset)
-            array = array.reshape(dims)
-        elif size >= MMAP_MIN_BYTES and math.prod(dims) > 0:
+        _check_pixels(display, dims)
+        array: np.ndarray
+        if size >= MMAP_MIN_BYTES and math.prod(dims) > 0:
             array = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=dims)
         else:
             with open(path, "rb") as f:
                 f.seek(offset)
                 array = np.frombuffer(f.read(expected), dtype=dtype).reshape(dims)
     return _native(array)
+
+
+def _load_idx_gz(path: PathArg, display: str, size: int) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        head = f.read(4)
+        dtype, ndim = _idx_type(head, display)
+        head += f.read(4 * ndim)
+        dtype, dims, _ = _idx_header(head, display)
+        expected = math.prod(dims) * dtype.itemsize
+        if expected > size * _DEFLATE_MAX_RATIO + 2**16:
+            raise _fail(
+                display,
+                f"truncated IDX file: dimensions {_dims_text(dims)} need {expected:,} data"
+                f" bytes, more than a {size:,}-byte gzip file can hold",
+            )
+        _check_pixels(display, dims)
+        _check_memory(display, expected)
+        buffer = np.empty(expected, dtype=np.uint8)  # pages are touched only as data arrives
+        view = memoryview(buffer.data)
+        filled = 0
+        while filled < expected:
+            got = f.readinto(view[filled : filled + 2**22])
+            if not got:
+                raise _fail(
+                    display,
+                    f"truncated IDX file: dimensions {_dims_text(dims)} need {expected}"
+                    f" data bytes, found {filled}",
+                )
+            filled += got
+        extra = len(f.read(2**20 + 1))  # also reaches the end: the CRC is checked
+        if extra:
+            more = f"{extra}" if extra <= 2**20 else f"more than {2**20:,}"
+            raise _fail(
+                display, f"IDX file has {more} bytes beyond its dimensions {_dims_text(dims)}"
+            )
+    return buffer.view(dtype).reshape(dims)
 
 
 def _idx_sibling_labels(path: Path) -> Path | None:
@@ -821,7 +1115,7 @@ def load_dataset(
         if labels is not None or shape is not None:
             flag = "--labels FILE" if labels is not None else "--shape"
             raise InputError(
-                _one_line(
+                safe(
                     f"{display}: {flag} does not apply to an image folder (labels are"
                     " its subfolders; --labels none reads it unlabelled)"
                 )
@@ -853,7 +1147,7 @@ def load_dataset(
     raw_labels: np.ndarray | None = None
     labels_display = display
     if kind == "npy":
-        raw = _load_npy(path, display, size)
+        raw = _load_npy(path, display, size, images=True)
     elif kind == "npz":
         raw, raw_labels = _load_npz(path, display)
     elif kind == "csv":
@@ -928,21 +1222,33 @@ def load_embedding(path: PathArg, n: int) -> np.ndarray:
         raise _fail(display, f"embedding has {raw.shape[0]} points but the data has {n} images")
     # A memory-mapped float64 file stays mapped (10M points: 160 MB not copied into RAM).
     coords = np.asarray(raw, dtype=np.float64, order="C")
-    finite = np.isfinite(coords).all(axis=1)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise _fail(display, f"point {i} has NaN or infinite coordinates")
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(coords).all(axis=1)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise _fail(display, f"point {i} has NaN or infinite coordinates")
+        # The map takes differences and squares of distances: they must stay finite too.
+        large = np.abs(coords).max(axis=1) > MAX_ABS_COORD
+        if large.any():
+            i = int(np.argmax(large))
+            value = coords[i, int(np.argmax(np.abs(coords[i])))]
+            raise _fail(
+                display,
+                f"point {i} has the coordinate {value:g}; coordinates must lie within"
+                f" ±{MAX_ABS_COORD:g} (so that distances on the map stay finite)",
+            )
     return coords
 
 
-_SHAPE_TEXT = re.compile(r"^\s*(\d+)\s*[x×X*,]\s*(\d+)\s*$")
+# ASCII digits only ([0-9], not \d): int() would read Arabic-Indic digits, isdigit() accepts "²".
+_SHAPE_TEXT = re.compile(r"^\s*([0-9]+)\s*[x×X*,]\s*([0-9]+)\s*$")
 
 
 def parse_shape(text: str) -> tuple[int, int]:
     """Parse an image size such as "28x28" into (H, W)."""
     match = _SHAPE_TEXT.match(text)
     if not match:
-        raise InputError(_one_line(f"--shape: expected HxW such as 28x28, got {text!r}"))
+        raise InputError(safe(f"--shape: expected HxW such as 28x28, got {text!r}"))
     h, w = int(match.group(1)), int(match.group(2))
     if h <= 0 or w <= 0:
         raise InputError(f"--shape: image size must be positive, got {h}x{w}")

@@ -132,6 +132,13 @@ class EmbedParams:
             perplexity = self.perplexity
             if not _is_real(perplexity) or perplexity <= 0:
                 raise InputError(f"perplexity must be a number > 0, got {perplexity!r}")
+            # openTSNE asks for int(3 * perplexity) neighbours; zero of them fails deep inside
+            # its neighbour search (affinity.PerplexityBasedNN), after seconds of work.
+            if int(3 * perplexity) < 1:
+                raise InputError(
+                    f"perplexity {perplexity:g} is too small (t-SNE needs perplexity >= 1/3:"
+                    " each point needs 3 x perplexity neighbours)"
+                )
             # openTSNE refuses 3 * perplexity >= N - 1 (each point needs 3*perplexity neighbours).
             limit = (n - 1) / 3
             if perplexity >= limit:
@@ -200,19 +207,35 @@ def uses_numba(method: str) -> bool:
     return method in ("umap", "pacmap")
 
 
+def numba_cache_problem(directory: Path | str) -> str | None:
+    """Why numba's cache in `directory` must not be used, or None if it may.
+
+    numba's index files (``.nbi``) and compiled code (``.nbc``) are pickles that numba loads,
+    i.e. runs: anyone who can write one of them runs code as the user. So the directory, every
+    directory above it and every file in it must be ours and writable by us alone
+    (:func:`digitmap_tui.fileio.tree_trust_problem`).
+    """
+    from digitmap_tui.fileio import tree_trust_problem
+
+    return tree_trust_problem(Path(directory))
+
+
 def enable_numba_cache(directory: Path | str) -> bool:
     """Keep numba's compiled code under `directory` so that a fresh process skips UMAP's JIT.
 
     Must run before numba is imported (numba reads NUMBA_CACHE_DIR once, at import); returns
-    False when it is too late. A NUMBA_CACHE_DIR the user set is kept. Also makes the UMAP path
-    cache every numba function (see `_cache_numba_by_default`): umap-learn itself marks one
-    function `cache=True` (pynndescent marks many), so a cache directory alone saves the
-    import (~10 s) but not the compiling on every first fit. Measured, fresh process, UMAP on
+    False when it is too late, and when :func:`numba_cache_problem` finds the directory
+    untrusted (numba then compiles afresh). A NUMBA_CACHE_DIR the user set is kept. Also makes
+    the UMAP path cache every numba function (see `_cache_numba_by_default`): umap-learn
+    itself marks one function `cache=True` (pynndescent marks many), so a cache directory
+    alone saves the import (~10 s) but not the compiling on every first fit. Measured, fresh process, UMAP on
     digits, medians of 3 on 2 cores: 10.7 s as shipped, 4.5 s with everything cached (24.5 s
     the very first time, while the cache fills).
     """
     global _cache_all_numba_functions
     if "numba" in sys.modules:
+        return False
+    if numba_cache_problem(directory) is not None:
         return False
     os.environ.setdefault("NUMBA_CACHE_DIR", str(directory))
     _cache_all_numba_functions = True

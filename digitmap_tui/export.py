@@ -7,14 +7,10 @@ a file behind.
 
 from __future__ import annotations
 
-import errno
-import functools
 import json
 import os
 import re
 import shlex
-import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +19,12 @@ from typing import IO, Any
 import numpy as np
 
 from digitmap_tui.errors import InputError
+from digitmap_tui.fileio import json_dumps, write_atomic
+from digitmap_tui.fileio import write_atomic_array as write_atomic_array
+from digitmap_tui.text import safe
+
+# Atomic writing lives in fileio; write_atomic and write_atomic_array stay importable from
+# here for older callers.
 
 #: Formats :func:`export_selection` writes, chosen by the file name's suffix.
 EXPORT_SUFFIXES: tuple[str, ...] = (".csv", ".json", ".npy")
@@ -43,115 +45,6 @@ _DEFAULTS: dict[str, Any] = {
 
 # Suffixes stripped from a dataset's file name before it goes into an export's file name.
 _DATA_SUFFIXES = {".gz", ".npy", ".npz", ".csv", ".txt", ".idx", ".ubyte"}
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-def write_atomic(
-    path: Path, write: Callable[[IO[bytes]], object], *, overwrite: bool = True
-) -> None:
-    """Write ``path`` through a temporary file in the same directory, then move it in place.
-
-    A crash mid-write leaves the old file (or nothing) in place, never half a file, and no
-    temporary file. With ``overwrite=False`` an existing ``path`` is never replaced, even one
-    that appears while we write: :class:`InputError` ``"<path>: exists; choose another name"``.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not overwrite and path.exists():
-        raise InputError(f"{path}: exists; choose another name")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
-    moved = False
-    try:
-        _set_mode(fd, path)
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-            moved = True
-        else:
-            moved = _link_no_clobber(tmp, path)
-    finally:
-        # After a failure, or after a hard link, the temporary name is still there: remove it.
-        if not moved:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _set_mode(fd: int, path: Path) -> None:
-    # mkstemp creates files readable by their owner only; a replaced file keeps its mode and a
-    # new one gets the usual umask mode, as if opened with open(path, "w").
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        mode = 0o666 & ~_umask()
-    try:
-        os.fchmod(fd, mode)
-    except (OSError, AttributeError):  # no fchmod on Windows; the file still gets written
-        pass
-
-
-@functools.cache
-def _umask() -> int:
-    # /proc tells the umask without changing it; os.umask() must set it to read it, which
-    # would briefly affect files other threads create.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def _link_no_clobber(tmp: str, path: Path) -> bool:
-    """Move ``tmp`` to ``path`` unless ``path`` exists; True when ``tmp`` was renamed away."""
-    # A hard link is the portable atomic "create only if absent": the check and the move are
-    # one system call, so a file that appeared since our first check is not clobbered.
-    try:
-        os.link(tmp, path)
-        return False
-    except FileExistsError:
-        raise InputError(f"{path}: exists; choose another name") from None
-    except OSError as exc:
-        if exc.errno not in (
-            errno.EPERM,
-            errno.ENOTSUP,
-            errno.EOPNOTSUPP,
-            errno.EXDEV,
-            errno.ENOSYS,
-        ):
-            raise
-        # File systems without hard links (FAT, some network mounts): check, then replace.
-        if path.exists():
-            raise InputError(f"{path}: exists; choose another name") from None
-        os.replace(tmp, path)
-        return True
-
-
-def write_atomic_array(path: Path, array: np.ndarray) -> None:
-    """Write an array as ``.npy`` or ``.csv`` (chosen by the suffix), atomically."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        header = "x,y" if array.ndim == 2 and array.shape[1] == 2 else ""
-        write_atomic(
-            path,
-            lambda fh: np.savetxt(
-                fh, array, delimiter=",", header=header, comments="", fmt="%.17g"
-            ),
-        )
-    else:
-        write_atomic(path, lambda fh: np.save(fh, np.asarray(array), allow_pickle=False))
 
 
 # --------------------------------------------------------------------------- selection export
@@ -189,15 +82,15 @@ def export_selection(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
-        shown = f"unknown format {path.suffix!r}" if path.suffix else "no file extension"
-        raise InputError(f"{path}: {shown}; use .csv, .json or .npy")
+        shown = f"unknown format {safe(path.suffix)!r}" if path.suffix else "no file extension"
+        raise InputError(f"{safe(path)}: {shown}; use .csv, .json or .npy")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise InputError(f"{path}: directory {parent} does not exist")
+        raise InputError(f"{safe(path)}: directory {safe(parent)} does not exist")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory; choose a file name")
+        raise InputError(f"{safe(path)}: is a directory; choose a file name")
     if not overwrite and path.exists():
-        raise InputError(f"{path}: exists; choose another name")
+        raise InputError(f"{safe(path)}: exists; choose another name")
 
     idx = _check_indices(indices, len(coords))
     clash = sorted(set(meta) & set(_SELECTION_KEYS))
@@ -216,7 +109,7 @@ def export_selection(
     try:
         write_atomic(path, writer, overwrite=overwrite)
     except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise InputError(f"{safe(path)}: cannot write ({safe(exc.strerror or exc)})") from None
     return path
 
 
@@ -327,7 +220,7 @@ def _json_one_key_per_line(record: Mapping[str, Any]) -> str:
     # indent=2 would put each of 70 000 indices on its own line; one line per key stays
     # readable with `head` and small on disk.
     lines = [
-        f"  {json.dumps(key)}: {json.dumps(value, default=json_default, ensure_ascii=False)}"
+        f"  {json.dumps(key)}: {json_dumps(value, default=json_default)}"
         for key, value in record.items()
     ]
     return "{\n" + ",\n".join(lines) + "\n}\n"

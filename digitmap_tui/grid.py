@@ -295,15 +295,40 @@ def grid_select_reference(xy: np.ndarray, rect: Rect, rows: int, cols: int) -> n
     return out
 
 
+#: Most rows (and columns) of a grid: --grid and saved states alike.
+MAX_GRID = 64
+
+
 def parse_grid(text: str) -> tuple[int, int]:
-    """Parse ``ROWSxCOLS`` (e.g. ``4x4``) for ``--grid``; 1..64 each."""
+    """Parse ``ROWSxCOLS`` (e.g. ``4x4``) for ``--grid``; 1..64 each, ASCII digits only."""
+    from digitmap_tui.text import ascii_int
+
     parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    numbers = [ascii_int(p) for p in parts]
+    if len(parts) != 2 or numbers[0] is None or numbers[1] is None:
         raise InputError(f"--grid {text!r}: expected ROWSxCOLS, e.g. 4x4")
-    rows, cols = int(parts[0]), int(parts[1])
-    if not (1 <= rows <= 64 and 1 <= cols <= 64):
-        raise InputError(f"--grid {text!r}: rows and columns must be between 1 and 64")
+    return check_grid(numbers[0], numbers[1], f"--grid {text!r}")
+
+
+def check_grid(rows: int, cols: int, what: str = "--grid") -> tuple[int, int]:
+    """``(rows, cols)`` if both are 1..64; a one-line :class:`InputError` naming ``what`` else."""
+    if not (1 <= rows <= MAX_GRID and 1 <= cols <= MAX_GRID):
+        raise InputError(f"{what}: rows and columns must be between 1 and {MAX_GRID}")
     return rows, cols
+
+
+def check_view(rect: Rect, what: str = "--view") -> Rect:
+    """``rect`` if a map can be drawn over it: not thinner than a billionth of its coordinates.
+
+    An absurdly thin region has no room for a map's cells (their edges would round together).
+    """
+    for lo, hi in ((rect.x0, rect.x1), (rect.y0, rect.y1)):
+        if hi - lo < max(1e-300, 1e-9 * max(abs(lo), abs(hi))):
+            raise InputError(
+                f"{what}: too small to draw (width and height must be at least"
+                " a billionth of the coordinates)"
+            )
+    return rect
 
 
 def label_histogram(labels: np.ndarray | None, idx: np.ndarray, n_labels: int) -> np.ndarray:

@@ -48,6 +48,7 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
     from digitmap_tui.cache import EmbeddingCache, default_cache_dir
     from digitmap_tui.data import load_dataset, load_digits, load_embedding, parse_shape
     from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.fileio import private_dir
 
     cache_dir: Path | None
     if args.no_cache:
@@ -58,6 +59,14 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
             raise InputError(f"--cache-dir {safe(args.cache_dir)}: not a directory")
     else:
         cache_dir = default_cache_dir()
+        try:
+            cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            cache_dir = None  # a read-only home: run without the disk cache, as always
+    if cache_dir is not None:
+        # Made private (0700) if new; refused, before anything is read from it, if someone
+        # else could have written there (cache entries are data, but numba's are code).
+        private_dir(cache_dir, "cache directory", "or run with --no-cache")
     shape = parse_shape(args.shape) if args.shape else None
     no_labels = isinstance(args.labels, str) and args.labels.strip().lower() == "none"
     labels_file = None if no_labels else args.labels
@@ -91,7 +100,10 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
     )
     coords = None
     if args.embedding:
-        coords = load_embedding(args.embedding, dataset.n)
+        try:
+            coords = load_embedding(args.embedding, dataset.n)
+        except InputError as exc:
+            raise InputError(f"--embedding {exc}") from None
     else:
         params.validate(dataset.n)
     return Inputs(
@@ -139,21 +151,32 @@ def bookmark_scope(inputs: Inputs, params: object | None = None) -> str:
 
 
 def find_bookmark(inputs: Inputs, name: str) -> dict[str, Any]:
-    """The bookmark ``name`` for this dataset: the current embedding's first, then any method's."""
-    from digitmap_tui.bookmarks import BookmarkStore
+    """The bookmark ``name`` for this dataset: the current embedding's first, then any method's.
 
+    The state is checked with the flags' rules (:func:`digitmap_tui.bookmarks.validate_state`);
+    a bad one, a missing one and a damaged file are each one-line :class:`InputError`.
+    """
+    from digitmap_tui.bookmarks import BookmarkStore, validate_state
+
+    where = f"--bookmark {safe(name.strip())}"
     store = BookmarkStore()
     problem = store.load()
     if problem:
-        sys.stderr.write(f"digitmap: warning: {safe(problem)}\n")
+        # The damaged file was moved aside and the store is empty: the bookmark is not there.
+        raise InputError(f"{where}: {problem}")
     scope = bookmark_scope(inputs)
+    state = None
     if name.strip() in store.names(scope):
-        return store.get(scope, name)
-    prefix = scope.split(":", 1)[0] + ":"
-    for key, _dataset, _embedding, _count in store.scopes():
-        if key.startswith(prefix) and name.strip() in store.names(key):
-            return store.get(key, name)
-    return store.get(scope, name)  # raises a one-line InputError listing the saved names
+        state = store.get(scope, name)
+    else:
+        prefix = scope.split(":", 1)[0] + ":"
+        for key, _dataset, _embedding, _count in store.scopes():
+            if key.startswith(prefix) and name.strip() in store.names(key):
+                state = store.get(key, name)
+                break
+    if state is None:
+        state = store.get(scope, name)  # raises a one-line InputError listing the saved names
+    return validate_state(state, where)
 
 
 def ensure_coords(inputs: Inputs, quiet: bool = False) -> np.ndarray:
@@ -194,4 +217,7 @@ def apply_bookmark_params(inputs: Inputs, state: dict[str, Any]) -> None:
     wanted = ("seed", "perplexity", "n_neighbors", "min_dist")
     fields = {k: v for k, v in dict(params).items() if k in wanted}
     inputs.params = replace(inputs.params, method=str(state.get("method", "tsne")), **fields)
-    inputs.params.validate(inputs.dataset.n)
+    try:
+        inputs.params.validate(inputs.dataset.n)
+    except InputError as exc:
+        raise InputError(f"bookmark: {exc}") from None

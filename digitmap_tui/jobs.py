@@ -1,28 +1,39 @@
-"""Embeddings computed in a separate *spawn* process, so quitting never waits for them.
+"""Embeddings computed in a separate process, so quitting never waits for them.
 
-A thread worker kept the app alive for 37 s after quit (DESIGN §7); a process can be
-terminated at once. The parent hands the features over in a temporary `.npy` file (never
-through a pickled pipe), the child reports progress through a `multiprocessing.Queue`,
-stores the finished coordinates in the cache itself (atomically) and leaves them in a
-result `.npy` for the parent. A terminated child can leave at most a temp file that the
-cache never reads, so a cancelled run is never cached.
+A thread worker kept the app alive for 37 s after quit (DESIGN §7); a process can be ended at
+once. The worker is a fresh Python interpreter started with ``subprocess`` (not
+``multiprocessing``: no resource tracker left behind, no pickles on any pipe):
+
+* its **stdin** brings the parameters (JSON) and the features (raw array bytes), then stays
+  open as a lifeline: when the parent closes it, exits or is killed (even by SIGKILL), the
+  worker sees end-of-file and exits at once. On Linux the kernel also kills it when the
+  parent dies (``PR_SET_PDEATHSIG``), and it checks ``getppid()`` twice a second;
+* its **stdout** carries framed messages: progress, failure, the result (raw float64);
+* it **writes no file**: no temporary folder (the features never touch the disk) and no cache
+  entry. The parent caches the result when it arrives and only if the job is still wanted, so
+  an abandoned or cancelled run is never cached.
+
+Every started job is registered until it ends; :func:`cancel_all` stops them all (signal
+handlers call it, see :mod:`digitmap_tui.lifecycle`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
-import queue
+import select
 import shutil
+import signal
+import struct
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import weakref
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import numpy as np
 
@@ -32,12 +43,21 @@ from .embed import (
     ProgressFn,
     compute_embedding,
     enable_numba_cache,
+    numba_cache_problem,
     uses_numba,
 )
 from .errors import InputError
+from .text import one_line
 
 TERMINATE_GRACE_SECONDS = 0.2  # after SIGTERM, wait this long before SIGKILL
 _PROGRESS_INTERVAL = 0.1  # seconds between progress messages of the same phase
+_PARENT_CHECK_SECONDS = 0.5  # the worker's getppid() check, besides the pipe
+_FEED_CHUNK_BYTES = 8 * 2**20
+_STALE_JOB_DIR_SECONDS = 3600.0
+
+# Frames on the worker's stdout: one kind byte, an 8-byte big-endian length, the payload.
+_FRAME = struct.Struct(">cQ")
+_PROGRESS, _FAILED, _NOTE, _RESULT = b"P", b"F", b"N", b"R"
 
 
 @dataclass
@@ -50,35 +70,82 @@ class Progress:
 
 @dataclass
 class Finished:
-    """The job is done: (N, 2) float64 coordinates; `cache_path` where they were cached."""
+    """The job is done: (N, 2) float64 coordinates; `cache_path` where they were cached.
+
+    `cache_warning` is one line when the result could not be cached, or when numba's disk
+    cache was not used (an untrusted directory); None otherwise.
+    """
 
     coords: np.ndarray
     cache_path: Path | None = None
     cache_warning: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.cache_warning is not None:  # it names a directory: escaped like any path
+            self.cache_warning = one_line(self.cache_warning)
+
 
 @dataclass
 class Failed:
-    """The job failed; `message` is one line for the user."""
+    """The job failed; `message` is one line for the user, control characters escaped.
+
+    It may quote a file name or a library's error: show it as text, not as Rich markup.
+    """
 
     message: str
+
+    def __post_init__(self) -> None:
+        self.message = one_line(self.message)
 
 
 Event: TypeAlias = Progress | Finished | Failed
 
+# Jobs whose worker may still run; weak, so a dropped job is still collected (and stopped).
+_LIVE: weakref.WeakSet[EmbeddingJob] = weakref.WeakSet()
+
+
+def live_jobs() -> list[EmbeddingJob]:
+    """The started jobs that have not finished, failed or been cancelled."""
+    try:
+        return [job for job in list(_LIVE) if not job.done]
+    except RuntimeError:  # the set changed under us (a signal arrived mid-update): try again
+        return [job for job in list(_LIVE) if not job.done]
+
+
+def cancel_all() -> int:
+    """Stop every live job's worker now (SIGKILL); none of them will cache anything.
+
+    Safe to call from a signal handler: it only marks the jobs cancelled and sends signals;
+    their pipes are closed and their workers reaped by `cancel` (or at exit). Returns how many
+    jobs were stopped.
+    """
+    jobs = live_jobs()
+    for job in jobs:
+        job._abort()
+    return len(jobs)
+
 
 def numba_cache_dir(cache: EmbeddingCache | None) -> Path | None:
-    """Where compiled numba code is kept: beside the embeddings, or nowhere when disabled."""
+    """Where compiled numba code is kept: beside the embeddings, or None.
+
+    None when the cache is disabled, and when ``<cache>/numba`` or anything in it could have
+    been written by someone else (numba *loads pickles* from there, i.e. runs them): then
+    numba compiles afresh and nothing is read from disk.
+    """
     if cache is None or cache.directory is None:
         return None
-    return cache.directory / "numba"
+    directory = cache.directory / "numba"
+    if numba_cache_problem(directory) is not None:
+        return None
+    return directory
 
 
 class EmbeddingJob:
     """One embedding run in a child process; `start`, then `poll` until `done`.
 
-    `features` is an (N, D) array (written to a temporary `.npy` for the child) or the path
-    of an `.npy` file (read by the child directly, never deleted).
+    `features` is an (N, D) array (streamed to the child through a pipe) or the path of an
+    `.npy` file (read by the child directly, never deleted). Start jobs from the main thread
+    where possible: on Linux the worker is then also killed by the kernel when the parent dies.
     """
 
     def __init__(
@@ -93,16 +160,17 @@ class EmbeddingJob:
         self.cache = cache if cache is not None else EmbeddingCache(None)
         self.key = key
         self._extra_meta = dict(meta or {})
+        self._meta: dict[str, Any] = {}
         self._features = features
-        self._process: BaseProcess | None = None
-        self._queue: Any = None
-        self._workdir: Path | None = None
-        self._result_path: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._buffer = bytearray()
+        self._note: str | None = None
         self._pending: list[Event] = []
         self._done = False
+        self._n = 0
         self.cancelled = False
         self._finalizer: weakref.finalize | None = None
-        # poll() runs on a watcher thread while cancel() may come from the UI thread.
+        # poll() may run on a watcher thread while cancel() comes from the UI thread.
         self._lock = threading.RLock()
 
     @property
@@ -116,99 +184,108 @@ class EmbeddingJob:
         return None if self._process is None else self._process.pid
 
     def start(self) -> None:
-        """Validate, hand the features to a fresh spawn process and start it (returns at once)."""
+        """Validate, start a fresh worker process and hand it the features (returns at once)."""
         if self._process is not None or self._done:
             raise RuntimeError("an EmbeddingJob can be started only once")
         try:
-            n = self._count_points()
+            array, path = self._features_source()
+            n = int(array.shape[0])
             self.params.validate(n)
-            meta = embedding_meta(self.params, **self._extra_meta)
+            self._meta = embedding_meta(self.params, **self._extra_meta)
         except InputError as exc:
             self._finish(Failed(str(exc)))
             return
-        workdir = Path(tempfile.mkdtemp(prefix="digitmap-job-"))
-        self._workdir = workdir
-        self._result_path = workdir / "coords.npy"
-        if isinstance(self._features, (str, Path)):
-            features_path = Path(self._features)
-        else:
-            features_path = workdir / "features.npy"
-            try:
-                with open(features_path, "wb") as handle:
-                    np.save(handle, np.asarray(self._features), allow_pickle=False)
-            except OSError as exc:
-                self._cleanup_files()
-                self._finish(Failed(f"could not hand the data to the worker: {exc}"))
-                return
+        self._n = n
+        _remove_stale_job_dirs()
         numba_dir = numba_cache_dir(self.cache) if uses_numba(self.params.method) else None
-        context = multiprocessing.get_context("spawn")
-        _ensure_resource_tracker()
-        self._queue = context.Queue()
-        self._process = context.Process(
-            target=_child_main,
-            args=(
-                str(features_path),
-                self.params,
-                None if self.cache.directory is None else str(self.cache.directory),
-                self.key,
-                meta,
-                str(self._result_path),
-                None if numba_dir is None else str(numba_dir),
-                self._queue,
-            ),
-            name=f"digitmap-embed-{self.params.method}",
-            # A daemon child is terminated by multiprocessing at interpreter exit, so a
-            # forgotten job never keeps the app alive.
+        config = {
+            "params": {
+                "method": str(self.params.method),
+                "seed": int(self.params.seed),
+                "perplexity": float(self.params.perplexity),
+                "n_neighbors": int(self.params.n_neighbors),
+                "min_dist": float(self.params.min_dist),
+            },
+            "features_path": None if path is None else str(path),
+            "shape": list(array.shape),
+            "dtype": array.dtype.str,
+            "numba_dir": None if numba_dir is None else str(numba_dir),
+            "parent": os.getpid(),
+            # PR_SET_PDEATHSIG fires when the *thread* that started the child ends: only ask
+            # for it when that thread is the main thread, which lives as long as the process.
+            "deathsig": threading.current_thread() is threading.main_thread(),
+        }
+        if numba_dir is None and uses_numba(self.params.method) and self.cache.directory:
+            problem = numba_cache_problem(self.cache.directory / "numba")
+            self._note = f"numba cache not used ({problem})" if problem else None
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_CODE, str(Path(__file__).resolve().parent.parent)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError as exc:
+            self._finish(Failed(f"could not start the embedding process: {exc}"))
+            return
+        self._process = process
+        assert process.stdout is not None and process.stdin is not None
+        os.set_blocking(process.stdout.fileno(), False)
+        _LIVE.add(self)
+        # If the job is dropped without cancel(), still stop the child (also at exit).
+        self._finalizer = weakref.finalize(self, _release, process)
+        feeder = threading.Thread(
+            target=_feed,
+            args=(process.stdin, config, None if path is not None else array),
+            name="digitmap-feed",
             daemon=True,
         )
-        self._process.start()
-        # If the job is dropped without cancel(), still stop the child and remove the files.
-        self._finalizer = weakref.finalize(self, _release, self._process, self._queue, workdir)
+        feeder.start()
 
     def poll(self, timeout: float = 0.0) -> list[Event]:
         """Events since the last call: Progress..., then Finished or Failed. Waits up to
-        ``timeout`` seconds for the first one (0: never blocks)."""
-        if timeout > 0 and not self._done and self._process is not None:
+        ``timeout`` seconds for the worker to write something (0: never blocks)."""
+        process = self._process
+        if timeout > 0 and not self._done and process is not None and process.stdout:
             try:
-                queue_ = self._queue
-                first = queue_.get(timeout=timeout) if queue_ is not None else None
-            except (queue.Empty, EOFError, OSError, ValueError):
-                first = None
-            if first is not None:
-                with self._lock:
-                    if not self._done:
-                        event = self._translate(first)
-                        if event is not None:
-                            self._pending.append(event)
+                select.select([process.stdout.fileno()], [], [], timeout)
+            except (OSError, ValueError):  # closed by cancel() meanwhile
+                pass
         with self._lock:
             return self._poll()
 
     def _poll(self) -> list[Event]:
         events, self._pending = self._pending, []
-        if self._done or self._process is None:
+        process = self._process
+        if self._done or process is None:
             return events
-        alive = self._process.is_alive()  # checked before draining: a message sent before
-        while not self._done:  # the child exited is always in the pipe by now
-            try:
-                message = self._queue.get_nowait()
-            except queue.Empty:
+        if self.cancelled:  # cancel_all() (a signal) killed the child: end quietly
+            self._done = True
+            self._close()
+            return events
+        alive = process.poll() is None  # before draining: all a dead child wrote is in the pipe
+        eof = self._drain(process)
+        while not self._done:
+            frame = self._next_frame()
+            if frame is None:
                 break
-            except (EOFError, OSError, ValueError):
-                break
-            event = self._translate(message)
+            event = self._translate(*frame)
             if event is not None:
                 events.append(event)
-        if not self._done and not alive:
-            code = self._process.exitcode
+        if not self._done and (not alive or eof):
+            if process.poll() is None:
+                _stop_process(process)
+            code = process.returncode
             failure = Failed(f"the embedding process exited unexpectedly (exit code {code})")
             events.append(failure)
             self._finish(failure)
         return events
 
     def cancel(self) -> None:
-        """Stop the child now (SIGTERM, then SIGKILL after 0.2 s); nothing partial is cached."""
+        """Stop the child now (SIGTERM, then SIGKILL after 0.2 s); nothing is cached."""
         with self._lock:
-            if self._done:
+            if self._done and not self.cancelled:
                 return
             self.cancelled = True
             self._done = True
@@ -219,10 +296,24 @@ class EmbeddingJob:
     def reap(self, timeout: float = 2.0) -> None:
         """Wait for a finished child to exit (no zombie is left behind)."""
         process = self._process
-        if process is not None and process.exitcode is None:
-            process.join(timeout)
+        if process is not None and process.returncode is None:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
 
-    def _count_points(self) -> int:
+    def _abort(self) -> None:
+        """Signal-handler half of `cancel`: mark cancelled, kill the child; no I/O, no waiting."""
+        self.cancelled = True
+        process = self._process
+        if process is not None:
+            try:
+                process.send_signal(signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+
+    def _features_source(self) -> tuple[np.ndarray, Path | None]:
+        """The features as an array (a memory map for a path) and the path, if one was given."""
         if isinstance(self._features, (str, Path)):
             path = Path(self._features)
             try:
@@ -230,28 +321,64 @@ class EmbeddingJob:
             except (OSError, ValueError, EOFError) as exc:
                 raise InputError(f"{path}: cannot read features: {exc}") from exc
         else:
+            path = None
             array = np.asarray(self._features)
         if not isinstance(array, np.ndarray) or array.ndim != 2:
             raise InputError(f"features must be a 2-D array (N, D), got shape {array.shape}")
-        return int(array.shape[0])
+        if array.dtype.kind not in "biuf":
+            raise InputError(f"features must be real numbers, got dtype {array.dtype}")
+        return array, path
 
-    def _translate(self, message: Any) -> Event | None:
-        kind = message[0]
-        if kind == "progress":
-            return Progress(float(message[1]), str(message[2]))
-        if kind == "failed":
-            failure = Failed(str(message[1]))
+    def _drain(self, process: subprocess.Popen[bytes]) -> bool:
+        """Read what the child has written so far; True at end of file."""
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 2**20)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+            self._buffer += data
+
+    def _next_frame(self) -> tuple[bytes, bytes] | None:
+        if len(self._buffer) < _FRAME.size:
+            return None
+        kind, length = _FRAME.unpack_from(self._buffer)
+        end = _FRAME.size + length
+        if len(self._buffer) < end:
+            return None
+        payload = bytes(self._buffer[_FRAME.size : end])
+        del self._buffer[:end]
+        return kind, payload
+
+    def _translate(self, kind: bytes, payload: bytes) -> Event | None:
+        if kind == _PROGRESS:
+            message = json.loads(payload)
+            return Progress(float(message["fraction"]), str(message["phase"]))
+        if kind == _NOTE:
+            self._note = str(json.loads(payload)["note"])
+            return None
+        if kind == _FAILED:
+            failure = Failed(str(json.loads(payload)["message"]))
             self._finish(failure)
             return failure
-        if kind == "finished":
+        if kind == _RESULT:
             try:
-                coords = _read_result(self._result_path)
-            except (OSError, ValueError) as exc:
+                coords = _read_result(payload, self._n)
+            except ValueError as exc:
                 failure = Failed(f"could not read the embedding from the worker: {exc}")
                 self._finish(failure)
                 return failure
-            cache_path = Path(message[1]) if message[1] else None
-            finished = Finished(coords, cache_path, message[2])
+            if self.cancelled:  # a signal arrived while we read it: do not cache
+                self._finish(Failed("cancelled"))
+                return None
+            stored = self.cache.store(self.key, coords, self._meta)
+            warning = self.cache.warning or self._note
+            finished = Finished(coords, stored, warning)
             self._finish(finished)
             return finished
         return None
@@ -263,78 +390,118 @@ class EmbeddingJob:
             self._pending.append(event)
 
     def _close(self) -> None:
-        if self._queue is not None:
-            self._queue.close()
-            # Drop it now: its semaphores are unlinked when it is collected, and one still
-            # alive at exit makes multiprocessing's resource tracker warn on the terminal.
-            self._queue = None
-        self._cleanup_files()
+        _LIVE.discard(self)
+        process = self._process
+        if process is not None:
+            if process.poll() is None:
+                _stop_process(process)
+            else:
+                process.wait()
+            _close_pipes(process)
         if self._finalizer is not None:
             self._finalizer.detach()
 
-    def _cleanup_files(self) -> None:
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+
+# The worker imports *this* copy of the package (the directory holding it is argv[1]) without
+# putting that directory on sys.path, where it could shadow other modules.
+_CHILD_CODE = """\
+import importlib.machinery, importlib.util, sys
+spec = importlib.machinery.PathFinder.find_spec("digitmap_tui", [sys.argv[1]])
+package = importlib.util.module_from_spec(spec)
+sys.modules["digitmap_tui"] = package
+spec.loader.exec_module(package)
+from digitmap_tui.jobs import _child_main
+_child_main()
+"""
 
 
-def _ensure_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr.
-
-    The tracker passes ``sys.stderr.fileno()`` to its process; under Textual (which replaces
-    sys.stderr while it draws) that is not a valid descriptor and the spawn fails.
-    """
-    from multiprocessing import resource_tracker
-
-    saved = sys.stderr
+def _feed(stdin: IO[bytes], config: dict[str, Any], array: np.ndarray | None) -> None:
+    """Parent side, in a thread: the config, then the features' bytes (row chunks, C order)."""
     try:
-        if sys.__stderr__ is not None:
-            sys.stderr = sys.__stderr__
-        resource_tracker.ensure_running()
-    finally:
-        sys.stderr = saved
+        header = json.dumps(config).encode("utf-8")
+        stdin.write(struct.pack(">Q", len(header)) + header)
+        if array is not None and array.size:
+            row_bytes = max(1, array.itemsize * int(array.shape[1]))
+            step = max(1, _FEED_CHUNK_BYTES // row_bytes)
+            for start in range(0, int(array.shape[0]), step):
+                chunk = np.ascontiguousarray(array[start : start + step])
+                stdin.write(chunk.reshape(-1).view(np.uint8).data)
+        stdin.flush()
+    except (OSError, ValueError):
+        pass  # the child was stopped (cancel) or died: poll() reports it
 
 
-def _read_result(path: Path | None) -> np.ndarray:
-    if path is None:
-        raise ValueError("no result file")
-    coords = np.load(path, allow_pickle=False)
-    if coords.ndim != 2 or coords.shape[1] != 2 or coords.dtype != np.float64:
-        raise ValueError(f"result has shape {coords.shape} dtype {coords.dtype}")
+def _read_result(payload: bytes, n: int) -> np.ndarray:
+    if len(payload) != n * 16:
+        raise ValueError(f"expected {n}x2 coordinates, got {len(payload)} bytes")
+    coords = np.frombuffer(payload, dtype="<f8").reshape(n, 2).astype(np.float64)
+    if not np.isfinite(coords).all():
+        raise ValueError("non-finite coordinates")
     return coords
 
 
-def _stop_process(process: BaseProcess) -> None:
-    if process.is_alive():
-        process.terminate()
-        process.join(TERMINATE_GRACE_SECONDS)
-        if process.is_alive():
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        try:
+            process.terminate()
+            process.wait(TERMINATE_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
             process.kill()
-            process.join(1.0)
-    else:
-        process.join(0)
+            try:
+                process.wait(1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        except OSError:
+            pass
+    _close_pipes(process)
 
 
-def _release(process: BaseProcess, events: Any, workdir: Path) -> None:
-    """Finalizer for a dropped job: stop the child, close the queue, remove the files."""
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
+
+
+def _release(process: subprocess.Popen[bytes]) -> None:
+    """Finalizer for a dropped job (or one still running at exit): stop the child."""
     try:
         _stop_process(process)
     except (OSError, ValueError, AssertionError):
         pass
+
+
+def _remove_stale_job_dirs() -> None:
+    """Remove ``digitmap-job-*`` folders an older digitmap left in the temp directory.
+
+    Jobs no longer write any file; this only cleans up after versions that did (and were
+    killed), for folders that are ours and over an hour old.
+    """
+    cutoff = time.time() - _STALE_JOB_DIR_SECONDS
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
     try:
-        events.close()
-    except (OSError, ValueError):
-        pass
-    shutil.rmtree(workdir, ignore_errors=True)
+        candidates = list(Path(tempfile.gettempdir()).glob("digitmap-job-*"))
+    except OSError:
+        return
+    for folder in candidates:
+        try:
+            st = folder.lstat()
+            if folder.is_dir() and st.st_mtime < cutoff and (uid is None or st.st_uid == uid):
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
 
 
 # --- the child process -----------------------------------------------------------------------
 
 
 class _Reporter:
-    """Progress callback in the child: throttled messages on the queue."""
+    """Progress callback in the child: throttled frames on the message pipe."""
 
-    def __init__(self, events: Any) -> None:
-        self.events = events
+    def __init__(self, out: int) -> None:
+        self.out = out
         self.phase: str | None = None
         self.last = 0.0
 
@@ -343,24 +510,71 @@ class _Reporter:
         if phase != self.phase or fraction >= 1.0 or now - self.last >= _PROGRESS_INTERVAL:
             self.phase = phase
             self.last = now
-            self.events.put(("progress", float(fraction), phase))
+            _send(self.out, _PROGRESS, {"fraction": float(fraction), "phase": phase})
 
 
-def _silence_output() -> None:
-    # The TUI draws on the terminal (stderr): library prints, numba warnings and tqdm in
-    # the child must not land there, nor may the child read keystrokes from stdin.
+def _send(out: int, kind: bytes, message: dict[str, Any] | bytes) -> None:
+    payload = message if isinstance(message, bytes) else json.dumps(message).encode("utf-8")
+    data = memoryview(_FRAME.pack(kind, len(payload)) + payload)
+    while data:
+        written = os.write(out, data)
+        data = data[written:]
+
+
+def _read_exactly(fd: int, size: int, into: memoryview | None = None) -> bytes | None:
+    """``size`` bytes from ``fd`` (into ``into`` when given); None if the pipe ends first."""
+    buffer = into if into is not None else memoryview(bytearray(size))
+    got = 0
+    while got < size:
+        n = os.readv(fd, [buffer[got:size]])
+        if n == 0:
+            return None
+        got += n
+    return b"" if into is not None else bytes(buffer)
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: have the kernel SIGKILL this process when its parent (thread) dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _watch_parent(parent: int) -> None:
+    """Child, in a thread: exit at once when stdin ends (the parent closed it or died)."""
+    while True:
+        try:
+            ready, _, _ = select.select([0], [], [], _PARENT_CHECK_SECONDS)
+            if ready and not os.read(0, 4096):
+                os._exit(0)
+        except OSError:
+            os._exit(0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _silence_output() -> int:
+    """Redirect fds 1 and 2 to /dev/null (libraries print); return a private copy of stdout."""
+    out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
+    for fd in (1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     sys.stderr = sys.stdout
+    return out
 
 
 def _no_process_shared_locks() -> None:
-    # tqdm (umap's epoch bar) makes a multiprocessing RLock: a named semaphore that a child
-    # terminated by cancel() never unlinks, so the resource tracker would warn on the
-    # terminal when the app exits. A thread lock does the same job inside one process.
+    # tqdm (umap's epoch bar) makes a multiprocessing RLock, a named semaphore; a thread lock
+    # does the same job inside one process and leaves nothing behind when we are killed.
     try:
         from tqdm import tqdm
     except ImportError:
@@ -368,43 +582,50 @@ def _no_process_shared_locks() -> None:
     tqdm.set_lock(threading.RLock())
 
 
-def _save_result(path: Path, coords: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as handle:
-        np.save(handle, coords, allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _child_main(
-    features_path: str,
-    params: EmbedParams,
-    cache_dir: str | None,
-    key: str,
-    meta: dict[str, Any],
-    result_path: str,
-    numba_dir: str | None,
-    events: Any,
-) -> None:
-    _silence_output()
+def _child_main() -> None:
+    """The worker: read the config and features from stdin, compute, report on stdout."""
+    out = _silence_output()
+    os.umask(0o077)  # whatever numba writes into its cache is ours alone
+    raw = _read_exactly(0, 8)
+    if raw is None:
+        os._exit(0)
+    header = _read_exactly(0, struct.unpack(">Q", raw)[0])
+    if header is None:
+        os._exit(0)
+    config = json.loads(header)
+    parent = int(config["parent"])
+    if config.get("deathsig"):
+        _set_parent_death_signal()
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(0)
     try:
-        if numba_dir is not None:
-            enable_numba_cache(numba_dir)  # before anything imports numba
+        params = EmbedParams(**config["params"])
+        if config["features_path"]:
+            try:
+                features = np.load(config["features_path"], mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:
+                raise InputError(f"{config['features_path']}: cannot read features: {exc}") from exc
+        else:
+            features = np.empty(tuple(config["shape"]), dtype=np.dtype(config["dtype"]))
+            into = features.reshape(-1).view(np.uint8).data
+            if features.nbytes and _read_exactly(0, features.nbytes, into) is None:
+                os._exit(0)  # the parent went away mid-transfer
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+        numba_dir = config.get("numba_dir")
+        if numba_dir is not None and not enable_numba_cache(numba_dir):
+            problem = numba_cache_problem(numba_dir)
+            if problem:
+                _send(out, _NOTE, {"note": f"numba cache not used ({problem})"})
         if uses_numba(params.method):
             _no_process_shared_locks()
-        try:
-            features = np.load(features_path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise InputError(f"{features_path}: cannot read features: {exc}") from exc
-        coords = compute_embedding(features, params, progress=_Reporter(events))
-        _save_result(Path(result_path), coords)
-        cache = EmbeddingCache(cache_dir)
-        stored = cache.store(key, coords, meta)
-        events.put(("finished", None if stored is None else str(stored), cache.warning))
+        coords = compute_embedding(features, params, progress=_Reporter(out))
+        _send(out, _RESULT, np.ascontiguousarray(coords, dtype="<f8").tobytes())
     except InputError as exc:
-        events.put(("failed", str(exc)))
+        _send(out, _FAILED, {"message": str(exc)})
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        events.put(("failed", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
+        message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        _send(out, _FAILED, {"message": message})
 
 
 # --- synchronous path (CLI) ------------------------------------------------------------------
@@ -450,6 +671,8 @@ __all__ = [
     "Failed",
     "Finished",
     "Progress",
+    "cancel_all",
     "get_or_compute",
+    "live_jobs",
     "numba_cache_dir",
 ]

@@ -71,9 +71,7 @@ def map_size(request: RenderRequest, term_size: tuple[int, int] = (100, 30)) -> 
     return width, height
 
 
-def histogram_text(
-    pairs: tuple[tuple[int, int], ...], names: tuple[str, ...] | None = None
-) -> str:
+def histogram_text(pairs: tuple[tuple[int, int], ...], names: tuple[str, ...] | None = None) -> str:
     """``7:11 3:1 9:1``: labels by count, most common first (class names, escaped, if given)."""
 
     def name(k: int) -> str:

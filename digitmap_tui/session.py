@@ -23,12 +23,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digitmap_tui import selection as geo
+from digitmap_tui.data import MAX_LABEL
 from digitmap_tui.errors import InputError
 from digitmap_tui.grid import (
+    MAX_GRID,
     SORT_KEYS,
     PointIndex,
     Rect,
     SortKey,
+    check_grid,
+    check_view,
     histogram_pairs,
     sort_indices,
 )
@@ -40,8 +44,10 @@ if TYPE_CHECKING:
     from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
 
-#: Grid rows and columns allowed anywhere (flags, keys, bookmarks).
-GRID_LIMIT = 64
+#: The keys of :meth:`State.to_dict` (what a bookmark or an export records of the view).
+STATE_FIELDS = (
+    "view", "box", "mode", "grid", "list_mode", "sort", "page", "focus", "mark", "mean_grid",
+)  # fmt: skip
 #: Cells of the fixed map on which label clusters are found (independent of the terminal).
 CLUSTER_GRID = (24, 48)
 
@@ -113,8 +119,9 @@ class State:
     @classmethod
     def from_dict(cls, data: Any, n: int | None = None) -> State:
         """A state from :meth:`to_dict`'s keys (missing ones take defaults, unknown ones are
-        ignored), each checked as its command-line flag is; a one-line :class:`InputError`
-        names the first bad field."""
+        ignored), each checked as its command-line flag is (``--view``, ``--box``,
+        ``--grid``, ``--mode``, ``--sort``, ``--list``); a one-line :class:`InputError` names
+        the first bad field. ``n`` (the number of points) bounds ``mark``."""
         if not isinstance(data, dict):
             raise InputError("state: expected a JSON object")
         out = cls()
@@ -137,63 +144,72 @@ class State:
             kw["page"] = _int(data["page"], "page", 0, 10**9)
         if data.get("focus") is not None:
             values = data["focus"]
-            if not isinstance(values, list) or len(values) > 100_000:
-                raise InputError(f"focus {_show(values)}: expected a list of labels")
-            kw["focus"] = frozenset(_int(v, "focus", 0, 2**31 - 1) for v in values) or None
+            ok = isinstance(values, (list, tuple)) and len(values) <= MAX_LABEL + 1
+            if not ok or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_LABEL
+                for v in values
+            ):
+                raise InputError(
+                    f"focus {_show(values)}: expected null or a list of labels from 0 to"
+                    f" {MAX_LABEL}"
+                )
+            kw["focus"] = frozenset(values) or None
         if data.get("mark") is not None:
             kw["mark"] = _int(data["mark"], "mark", 0, (n - 1) if n else 2**62)
         return replace(out, **kw)
 
 
 def _show(value: Any) -> str:
-    text = safe(repr(value))
-    return text if len(text) <= 40 else text[:39] + "…"
+    """A value read from a file, as JSON, shortened and escaped for a one-line message."""
+    import json
+
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    text = safe(text)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _int(value: Any, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{name} {_show(value)}: expected a whole number")
+        raise InputError(f"{name} {_show(value)}: expected a whole number from {lo} to {hi}")
     if not lo <= value <= hi:
         raise InputError(f"{name} {_show(value)}: must be between {lo} and {hi}")
     return value
 
 
 def _choice(value: Any, name: str, choices: tuple[str, ...]) -> Any:
-    if value not in choices:
-        raise InputError(f"{name} {_show(value)}: choose one of {', '.join(choices)}")
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"{name} {_show(value)}: expected one of {', '.join(choices)}")
     return value
 
 
 def _grid(value: Any) -> tuple[int, int]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise InputError(f"grid {_show(value)}: expected [ROWS, COLS]")
-    return (_int(value[0], "grid", 1, GRID_LIMIT), _int(value[1], "grid", 1, GRID_LIMIT))
+    ok = isinstance(value, (list, tuple)) and len(value) == 2
+    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise InputError(
+            f"grid {_show(value)}: expected [rows, cols], whole numbers from 1 to {MAX_GRID}"
+        )
+    return check_grid(int(value[0]), int(value[1]), f"grid {_show(value)}")
 
 
 def _rect(value: Any, name: str) -> Rect:
-    if not isinstance(value, (list, tuple)) or len(value) != 4:
-        raise InputError(f"{name} {_show(value)}: expected [X0, X1, Y0, Y1]")
     numbers = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise InputError(f"{name} {_show(value)}: expected four numbers")
-        numbers.append(float(v))
+    if isinstance(value, (list, tuple)) and len(value) == 4:
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                break
+            if isinstance(v, int) and abs(v) >= 2**1023:
+                break  # float() of a larger int overflows
+            numbers.append(float(v))
+    if len(numbers) != 4 or not all(math.isfinite(v) for v in numbers):
+        raise InputError(f"{name} {_show(value)}: expected four finite numbers [x0, x1, y0, y1]")
     try:
         rect = Rect(*numbers)
     except InputError as exc:
         raise InputError(f"{name} {_show(value)}: {str(exc).split(': ', 1)[-1]}") from None
-    check_drawable(rect, name)
-    return rect
-
-
-def check_drawable(rect: Rect, name: str) -> None:
-    """A region with room for a map's cells: an absurdly thin one cannot be drawn."""
-    for lo, hi in ((rect.x0, rect.x1), (rect.y0, rect.y1)):
-        if hi - lo < max(1e-300, 1e-9 * max(abs(lo), abs(hi))):
-            raise InputError(
-                f"{name} {rect.text()}: too small to draw (width and height must be at least"
-                " a billionth of the coordinates)"
-            )
+    return check_view(rect, f"{name} {_show(value)}")
 
 
 # ----- the selection -------------------------------------------------------------------------

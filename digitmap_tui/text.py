@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_safe", "markup", "one_line", "safe"]
+__all__ = ["ascii_int", "is_safe", "markup", "one_line", "safe"]
 
 # C0 controls (tab and newline included: one line is one line), DEL, the C1 controls,
 # Unicode line/paragraph separators, bidirectional overrides and isolates (they reorder what
@@ -62,3 +62,16 @@ def markup(text: object) -> str:
     every bracket gets one: ``\\[`` in the text comes back as ``\\[``, ``[`` as ``[``.
     """
     return safe(text).replace("[", "\\[")
+
+
+def ascii_int(text: str) -> int | None:
+    """``text`` (outer spaces allowed) as a whole number if it is only ASCII digits, else None.
+
+    ``str.isdigit`` and ``int`` accept superscripts and other scripts' digits (``int("٣")`` is
+    3, ``"²".isdigit()`` is true but ``int("²")`` raises), so numbers typed in flags and read
+    from files are checked with this instead.
+    """
+    stripped = text.strip()
+    if not stripped or not stripped.isascii() or not stripped.isdigit():
+        return None
+    return int(stripped)

@@ -124,6 +124,10 @@ class PtyProgram:
             self.proc.wait(timeout=10)
         self._close()
 
+    def hang_up(self) -> None:
+        """Close the terminal's master side, as a dropped SSH connection does."""
+        self._close()
+
     def _close(self) -> None:
         if not self.closed:
             os.close(self.master)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digitmap_tui import bookmarks as bm
 from digitmap_tui import export
@@ -18,8 +23,10 @@ from digitmap_tui.bookmarks import (
     default_bookmarks_path,
     default_data_dir,
     scope_key,
+    validate_state,
 )
 from digitmap_tui.errors import InputError
+from digitmap_tui.text import is_safe
 
 FP = "ab12cd34ef56ab78" + "0" * 48
 SCOPE = scope_key(FP, "t-SNE perplexity 30 seed 0")
@@ -43,7 +50,8 @@ def store(tmp_path):
 
 
 def files(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
+    """What the directory holds, the store's lock file aside."""
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".lock"))
 
 
 # --------------------------------------------------------------------------- locations, keys, names
@@ -90,8 +98,8 @@ def test_check_name_accepts_and_strips():
         ("", "bookmark name: must not be empty"),
         ("   ", "bookmark name: must not be empty"),
         ("x" * 65, "bookmark name 'xxxxxxxxxxxxxxxxxxxx'…: 65 characters; at most 64"),
-        ("a\nb", "bookmark name 'a\\nb': contains a control character"),
-        ("a\tb", "bookmark name 'a\\tb': contains a control character"),
+        ("a\nb", "bookmark name 'a\\x0ab': contains a control character"),
+        ("a\tb", "bookmark name 'a\\x09b': contains a control character"),
         ("red\x1b[31m", "bookmark name 'red\\x1b[31m': contains a control character"),
         ("a\x7f", "bookmark name 'a\\x7f': contains a control character"),
         ("a\u2028b", "bookmark name 'a\\u2028b': contains a control character"),
@@ -277,7 +285,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(store, tmp_path, mon
     monkeypatch.setattr(bm, "write_atomic", failing)
     with pytest.raises(InputError) as err:
         store.save(SCOPE, "b", STATE)
-    assert str(err.value) == f"{store.path}: cannot save bookmarks (No space left on device)"
+    assert str(err.value) == f"{store.path}: disk full (No space left on device)"
     assert store.path.read_bytes() == before
     assert files(tmp_path) == ["bookmarks.json"]
 
@@ -390,3 +398,198 @@ def test_hand_edited_extra_keys_survive_a_save(store):
     assert data["note"] == "mine"
     assert data["scopes"][SCOPE]["colour"] == "red"
     assert store.take_problem() is None
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def hand_edit(store: BookmarkStore, edit) -> None:  # type: ignore[no-untyped-def]
+    """Change the file the way a person with an editor would (no checks)."""
+    data = json.loads(store.path.read_text())
+    edit(data)
+    store.path.write_text(json.dumps(data))
+
+
+def test_names_with_control_characters_in_a_hand_edited_file_are_shown_escaped(store):
+    store.save(SCOPE, "plain", STATE)
+    osc52 = "\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07"
+
+    def plant(data: dict) -> None:  # type: ignore[type-arg]
+        marks = data["scopes"][SCOPE]["bookmarks"]
+        marks[f"evil{osc52}"] = marks["plain"]
+        marks["two\nlines"] = marks["plain"]
+
+    hand_edit(store, plant)
+    names = store.names(SCOPE)
+    assert names == ["plain", "evil\\x1b]52;c;Y3VybCBldmlsIHwgc2g=\\x07", "two\\x0alines"]
+    assert all(is_safe(name) for name in names)
+    assert store.get(SCOPE, "two\\x0alines") == STATE  # looked up as shown
+    with pytest.raises(InputError) as err:
+        store.get(SCOPE, "missing")
+    assert is_safe(str(err.value)) and "evil\\x1b]52" in str(err.value)
+    store.save(SCOPE, "more", STATE)  # a save writes the names back escaped
+    assert "\x1b" not in store.path.read_text() and "\\u001b" not in store.path.read_text()
+
+
+def test_dataset_and_embedding_texts_from_the_file_are_escaped(store):
+    store.save(SCOPE, "a", STATE, dataset="x\x1b[2Jy", embedding="t\u2028u")
+    assert store.scopes() == [(SCOPE, "x\\x1b[2Jy", "t\\u2028u", 1)]
+
+
+def test_markup_in_a_name_is_stored_as_typed(store):
+    # "[/b]" froze the explorer once: names are never markup, a UI shows them escaped.
+    assert store.save(SCOPE, "[/b] sevens [red]", STATE) == "[/b] sevens [red]"
+    assert store.names(SCOPE) == ["[/b] sevens [red]"]
+
+
+def test_a_200000_deep_nesting_is_moved_aside_not_a_recursion_error(store, tmp_path):
+    store.path.write_text("[" * 200_000 + "]" * 200_000)
+    problem = store.load()
+    assert problem is not None and "nested more than 64 levels deep" in problem
+    assert "\n" not in problem
+    assert files(tmp_path) == ["bookmarks.json.damaged-20240501-090807"]
+    assert store.names(SCOPE) == []
+
+
+def test_an_oversized_file_is_moved_aside(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(bm, "MAX_FILE_BYTES", 1000)
+    store.path.write_text(json.dumps({"version": 1, "scopes": {}, "pad": "x" * 2000}))
+    problem = store.load()
+    assert problem is not None and "larger than 1,000 bytes" in problem
+    assert files(tmp_path) == ["bookmarks.json.damaged-20240501-090807"]
+
+
+def test_a_save_may_not_grow_the_file_past_the_cap(store, monkeypatch):
+    store.save(SCOPE, "a", STATE)
+    before = store.path.read_bytes()
+    monkeypatch.setattr(bm, "MAX_FILE_BYTES", len(before) + 10)
+    with pytest.raises(InputError, match="would exceed"):
+        store.save(SCOPE, "b", STATE)
+    assert store.path.read_bytes() == before
+
+
+def test_a_state_holding_a_non_utf8_path_is_saved_and_read_back(store):
+    state = dict(STATE, command="digitmap render --data /data/caf\udce9.npy")
+    store.save(SCOPE, "a", state)
+    assert store.get(SCOPE, "a") == state
+
+
+def test_the_data_directory_is_created_private(tmp_path):
+    store = BookmarkStore(tmp_path / "data" / "bookmarks.json")
+    store.save(SCOPE, "a", STATE)
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_data_directory_others_can_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store = BookmarkStore(shared / "bookmarks.json")
+    store.save(SCOPE, "a", STATE)
+    shared.chmod(0o777)
+    for attempt in (lambda: store.names(SCOPE), lambda: store.save(SCOPE, "b", STATE)):
+        with pytest.raises(InputError) as err:
+            attempt()
+        assert str(err.value).startswith(f"data directory {shared} is not safe to load from")
+        assert "DIGITMAP_DATA_DIR" in str(err.value)
+
+
+def test_a_bookmarks_file_others_can_write_is_refused(store):
+    store.save(SCOPE, "a", STATE)
+    store.path.chmod(0o666)
+    with pytest.raises(InputError, match=r"bookmarks file .* is not safe to load from"):
+        store.names(SCOPE)
+
+
+SAVER = """
+import sys
+from digitmap_tui.bookmarks import BookmarkStore
+store = BookmarkStore(sys.argv[1])
+for i in range(100):
+    store.save("scope", f"{sys.argv[2]}-{i}", {"grid": [4, 4]})
+"""
+
+
+def test_two_processes_saving_100_bookmarks_each_keep_all_200(tmp_path):
+    path = tmp_path / "bookmarks.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(path), who], env=env)
+        for who in ("first", "second")
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    names = BookmarkStore(path).names("scope")
+    assert len(names) == 200
+    assert set(names) == {f"{who}-{i}" for who in ("first", "second") for i in range(100)}
+
+
+# --------------------------------------------------------------------------- saved states
+
+
+def test_validate_state_accepts_what_the_explorer_saves():
+    state = dict(STATE, focus=[3, 1, 3], command="digitmap render", extra="dropped")
+    checked = validate_state(state)
+    assert checked == dict(STATE, focus=[1, 3], command="digitmap render")
+    assert validate_state({}) == {}  # missing keys stay missing: the caller keeps its own
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("grid", ["a", "b"], 'grid ["a", "b"]: expected [rows, cols]'),
+        ("grid", [100000, 100000], "rows and columns must be between 1 and 64"),
+        ("grid", [0, 0], "rows and columns must be between 1 and 64"),
+        ("grid", [4], "expected [rows, cols]"),
+        ("grid", [True, 4], "expected [rows, cols]"),
+        ("view", [1, 0, 0, 1], "needs X0 < X1 and Y0 < Y1"),
+        ("view", [0, "1", 0, 1], "expected four finite numbers"),
+        ("view", [0, 1e-310, 0, 1e-310], "too small to draw"),
+        ("view", [-1e308, 1e308, 0, 1], "too large"),
+        ("view", [0, 10**400, 0, 1], "expected four finite numbers"),
+        ("box", {"x0": 0}, "expected four finite numbers"),
+        ("mode", "rainbow", "expected one of label, density, purity"),
+        ("sort", None, "expected one of index, x, y, label"),
+        ("list_mode", "yes", "expected true or false"),
+        ("method", "pickle", "expected one of"),
+        ("params", [], "expected an object"),
+        ("params", {"seed": -1}, "seed -1: expected a whole number"),
+        ("params", {"perplexity": "30"}, 'perplexity "30": expected a number >= 1/3'),
+        ("params", {"perplexity": 0.25}, "perplexity 0.25: expected a number >= 1/3"),
+        ("params", {"n_neighbors": 1.5}, "expected a whole number from 2"),
+        ("params", {"min_dist": 7}, "expected a number from 0 to 1"),
+        ("focus", [999], "expected null or a list of labels from 0 to 255"),
+    ],
+)
+def test_validate_state_refuses_bad_values_in_one_line(key, value, fragment):
+    with pytest.raises(InputError) as err:
+        validate_state(dict(STATE, **{key: value}), "bookmark 'x'")
+    message = str(err.value)
+    assert message.startswith("bookmark 'x': ")
+    assert fragment in message
+    assert "\n" not in message and is_safe(message)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from((*bm.STATE_KEYS, "command")), JSON))
+def test_validate_state_refuses_in_one_line_or_returns_what_render_can_use(state):
+    from digitmap_tui.grid import Rect
+
+    try:
+        checked = validate_state(state, "bookmark 'x'")
+    except InputError as exc:
+        assert "\n" not in str(exc) and is_safe(str(exc))
+        return
+    if "grid" in checked:
+        rows, cols = checked["grid"]
+        assert 1 <= rows <= 64 and 1 <= cols <= 64
+    for key in ("view", "box"):
+        if checked.get(key) is not None:
+            Rect(*checked[key])  # raises if it is not a usable region
+    assert set(checked) <= set(bm.STATE_KEYS) | {"command"}

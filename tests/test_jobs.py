@@ -192,7 +192,7 @@ def test_cancel_mid_tsne_kills_the_child_and_caches_nothing(
     events = poll_until(job, optimising)
     assert not any(isinstance(e, Finished) for e in events), "run finished before the cancel"
     job.cancel()
-    assert not process.is_alive()  # cancel() returns only once the child is gone
+    assert process.poll() is not None  # cancel() returns only once the child is gone
     assert job.done and job.cancelled
     assert job.poll() == []
     assert cache.load(KEY) is None
@@ -208,7 +208,7 @@ def test_dropping_a_job_stops_its_child(small: np.ndarray, cache: EmbeddingCache
     process = job._process
     del job
     gc.collect()
-    assert not process.is_alive()
+    assert process.poll() is not None
     assert cached_entries(cache) == []
 
 
@@ -390,3 +390,146 @@ def test_cancelling_umap_mid_epochs_leaves_no_semaphore_behind(tmp_path: Path) -
     result = run_exit_script(tmp_path, "umap", "cancel")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+# --- parents that vanish, signals, the numba cache -----------------------------------------------
+
+ORPHAN_SCRIPT = """
+import sys, time
+import numpy as np
+from digitmap_tui.cache import EmbeddingCache
+from digitmap_tui.embed import EmbedParams
+from digitmap_tui.jobs import EmbeddingJob, Progress
+
+if __name__ == "__main__":
+    features = np.random.default_rng(0).normal(size=(3000, 32)).astype(np.float32)
+    job = EmbeddingJob(features, EmbedParams("tsne"), EmbeddingCache(sys.argv[1]), "ab" * 32)
+    if sys.argv[2] == "thread":  # started from a thread: no kernel death signal, the pipe only
+        import threading
+        starter = threading.Thread(target=job.start)
+        starter.start()
+        starter.join()
+    else:
+        job.start()
+    seen = []
+    while not any(isinstance(e, Progress) for e in seen):
+        seen += job.poll()
+        assert not job.done, seen
+        time.sleep(0.02)
+    print(job.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of ``pid`` from /proc (None: no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("started_from", ["main", "thread"])
+def test_a_worker_whose_parent_is_killed_ends_at_once_and_caches_nothing(
+    tmp_path: Path, private_tempdir: Path, started_from: str
+) -> None:
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "TMPDIR": str(private_tempdir),
+    }
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "cache"), started_from],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert process_state(child) not in (None, "Z")
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + POLL_LIMIT_SECONDS
+        while process_state(child) not in (None, "Z") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_state(child) in (None, "Z"), "the orphaned worker kept running"
+    finally:
+        parent.kill()
+    assert not list((tmp_path / "cache").rglob("*.npz"))
+    assert list(private_tempdir.iterdir()) == []
+
+
+def test_a_job_writes_no_temporary_file(
+    small: np.ndarray, cache: EmbeddingCache, private_tempdir: Path
+) -> None:
+    job = EmbeddingJob(small, EmbedParams("tsne", perplexity=20), cache, KEY)
+    job.start()
+    poll_until(job, lambda events: bool(events))  # the worker has the features and runs
+    assert list(private_tempdir.iterdir()) == []
+    job.cancel()
+
+
+def test_cancel_all_stops_every_live_job_and_none_caches(
+    small: np.ndarray, cache: EmbeddingCache
+) -> None:
+    first = EmbeddingJob(small, EmbedParams("tsne", perplexity=20), cache, KEY)
+    second = EmbeddingJob(small, EmbedParams("tsne", perplexity=25), cache, "1f" * 32)
+    for job in (first, second):
+        job.start()
+    assert set(jobs.live_jobs()) == {first, second}
+    poll_until(first, lambda events: bool(events))
+    assert jobs.cancel_all() == 2
+    for job in (first, second):
+        assert job.cancelled
+        assert job.poll() == []  # no "failed": a cancel is not a failure
+        assert job.done and job._process is not None
+        assert job._process.poll() is not None
+    assert jobs.live_jobs() == []
+    assert cached_entries(cache) == []
+
+
+def test_an_old_job_folder_is_removed_a_fresh_or_foreign_one_is_kept(
+    small: np.ndarray, private_tempdir: Path
+) -> None:
+    old = private_tempdir / "digitmap-job-old"
+    fresh = private_tempdir / "digitmap-job-fresh"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "features.npy").write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    job = EmbeddingJob(small, EmbedParams("pca"), EmbeddingCache(None), KEY)
+    job.start()
+    poll_until(job)
+    assert sorted(p.name for p in private_tempdir.iterdir()) == ["digitmap-job-fresh"]
+
+
+def test_an_untrusted_numba_cache_is_never_used(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache")
+    numba = tmp_path / "cache" / "numba"
+    numba.mkdir(parents=True, mode=0o700)
+    (tmp_path / "cache").chmod(0o700)
+    assert jobs.numba_cache_dir(cache) == numba
+    planted = numba / "umap_layouts-optimize.py311.nbi"
+    planted.write_bytes(b"\x80\x04 a pickle that runs code")
+    planted.chmod(0o666)  # anyone could have written it
+    assert jobs.numba_cache_dir(cache) is None
+    planted.chmod(0o600)
+    numba.chmod(0o777)
+    assert jobs.numba_cache_dir(cache) is None
+    assert jobs.numba_cache_dir(EmbeddingCache(None)) is None
+
+
+def test_a_failure_from_a_file_name_is_one_escaped_line(tmp_path: Path) -> None:
+    path = tmp_path / "evil\x1b]0;owned\x07\n.npy"
+    path.write_bytes(b"not an npy file")
+    job = EmbeddingJob(path, EmbedParams("pca"), EmbeddingCache(None), KEY)
+    job.start()
+    (failed,) = job.poll()
+    assert isinstance(failed, Failed)
+    assert "evil\\x1b]0;owned\\x07\\x0a.npy: cannot read features" in failed.message
+    assert Failed("a\x9bb\u2028c").message == "a\\x9bb\\u2028c"

@@ -58,6 +58,16 @@ def forget_escape_codes() -> None:
             obj._ansi = None
 
 
+async def drawn(pilot, app: DigitmapApp) -> None:
+    """Wait until the map and the panel have been drawn once (a loaded machine is slow)."""
+    for _ in range(100):
+        await pilot.pause()
+        if app.session.ready and app.explorer.plan is not None:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 # ----- reading a frame the way a terminal does ----------------------------------------------------
 
 
@@ -143,7 +153,7 @@ async def test_every_terminal_gets_a_legible_picture(
         monkeypatch.setenv(name, value)
     app = make_app(cache_dir, ExploreOptions(color_system=colors, glyphs=glyphs))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await drawn(pilot, app)
         assert app.console.color_system == system
         panel = app.query_one(ImagePanel)
         assert panel.style_name == style

@@ -190,7 +190,6 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
                 highlight=s.shown(),
             )  # fmt: skip
             self.twin.show(self._twin_frame)
-        self._update_status()
         if not self.panel.size:
             # Not laid out yet (the panel is drawn once it has its room), or hidden behind
             # the "too small" message (the resize that ends it syncs again).
@@ -203,11 +202,14 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
             s.set_page(plan.page)
         self.plan = plan
         self.panel.show(plan)
+        self._update_status()
 
     def _pending_sync(self) -> None:
         self._sync_pending = False
         if self.panel.size:
             self.sync()
+        else:
+            self._update_status()
 
     @property
     def placeholder(self) -> str:
@@ -279,6 +281,8 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         else:
             self.show_embedding(event.coords, event.params)
         self.say(f"{markup(event.params.describe())} ready")
+        if event.note:
+            self.say(markup(event.note), severity="warning", timeout=8)
 
     @on(EmbeddingFailed)
     def _failed(self, event: EmbeddingFailed) -> None:

@@ -562,13 +562,14 @@ class InsightActions:
             return
         path = self.app.quality_path(s.params)
         if path is not None and path.exists():
+            from digitmap_tui.errors import InputError
+            from digitmap_tui.fileio import read_json
+
             try:
-                if path.stat().st_size > 4096:  # a few numbers; anything larger is not ours
-                    raise ValueError("too large")
-                record = json.loads(path.read_text(encoding="utf-8"))
+                record = read_json(path, 4096)  # a few numbers; anything larger is not ours
                 self.quality[name] = {k: float(v) for k, v in record.items() if v is not None}
                 return
-            except (OSError, ValueError, TypeError, AttributeError, RecursionError):
+            except (InputError, OSError, ValueError, TypeError, AttributeError):
                 pass  # damaged: recompute and replace
         from digitmap_tui.analysis import knn_accuracy, trustworthiness
 
@@ -589,7 +590,7 @@ class InsightActions:
         self.quality[name] = {k: float(v) for k, v in record.items() if v is not None}
         if path is not None:
             from digitmap_tui.errors import InputError
-            from digitmap_tui.export import write_atomic
+            from digitmap_tui.fileio import write_atomic
 
             try:
                 write_atomic(path, lambda fh: fh.write(json.dumps(record).encode("utf-8")))

@@ -25,11 +25,14 @@ class EmbeddingProgressed(Message):
 class EmbeddingFinished(Message):
     """An embedding is ready: for the main map, or for the twin map."""
 
-    def __init__(self, params: Any, coords: np.ndarray, target: str) -> None:
+    def __init__(
+        self, params: Any, coords: np.ndarray, target: str, note: str | None = None
+    ) -> None:
         super().__init__()
         self.params = params
         self.coords = coords
         self.target = target
+        self.note = note  # one line: why the result was not cached, or numba's cache unused
 
 
 class EmbeddingFailed(Message):

@@ -99,7 +99,11 @@ class OutputActions:
         from digitmap_tui.bookmarks import BookmarkStore
 
         store = BookmarkStore()
-        problem = store.load()
+        try:
+            problem = store.load()
+        except InputError as exc:  # an untrusted data directory, a newer file format
+            self.say(markup(exc), severity="error", timeout=10)
+            return None
         if problem:
             self.say(markup(problem), severity="warning", timeout=10)
         return store
@@ -116,6 +120,8 @@ class OutputActions:
                 return
             s = self.session
             store = self._bookmark_store()
+            if store is None:
+                return
             state = s.to_dict()
             state["command"] = s.render_command()
             try:
@@ -134,7 +140,10 @@ class OutputActions:
         from digitmap_tui.widgets.screens import BookmarksScreen
 
         store = self._bookmark_store()
-        self.app.push_screen(BookmarksScreen(store, self.bookmark_scope()), self._bookmark_chosen)
+        if store is not None:
+            self.app.push_screen(
+                BookmarksScreen(store, self.bookmark_scope()), self._bookmark_chosen
+            )
 
     def _bookmark_chosen(self, state: dict[str, Any] | None) -> None:
         if state is not None:

@@ -14,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from digitmap_tui.errors import InputError
+from digitmap_tui.text import markup, safe
 
 
 class HelpScreen(ModalScreen[None]):
@@ -71,7 +72,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question)
+            yield Static(Text(safe(self.question)))  # it may quote a name: never markup
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -122,10 +123,10 @@ class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
             return
         for name, state in marks:
             box = state.get("box") or []
-            where = ", ".join(f"{v:.3g}" for v in box)
-            options.add_option(
-                Option(f"{name}  ·  {state.get('method', '?')}  box [{where}]", id=name)
-            )
+            where = ", ".join(f"{v:.3g}" for v in box if isinstance(v, (int, float)))
+            method = safe(state.get("method", "?"))
+            # Names and states come from a file: shown as text, never as markup.
+            options.add_option(Option(Text(f"{safe(name)}  ·  {method}  box [{where}]"), id=name))
         options.highlighted = 0
 
     def _current(self) -> str | None:
@@ -147,7 +148,7 @@ class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
         if name is None:
             return
         self.store.delete(self.scope, name)
-        self.app.notify(f"deleted bookmark {name!r}", timeout=3)
+        self.app.notify(f"deleted bookmark {markup(repr(name))}", timeout=3)
         self._fill()
 
     def action_rename(self) -> None:
@@ -161,9 +162,9 @@ class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
             try:
                 new = self.store.rename(self.scope, name, answer)
             except InputError as exc:
-                self.app.notify(str(exc), severity="error", timeout=6)
+                self.app.notify(markup(exc), severity="error", timeout=6)
                 return
-            self.app.notify(f"renamed {name!r} to {new!r}", timeout=3)
+            self.app.notify(f"renamed {markup(repr(name))} to {markup(repr(new))}", timeout=3)
             self._fill()
 
         self.app.push_screen(PromptScreen(f"Rename bookmark {name!r} to:", value=name), rename)
@@ -189,8 +190,8 @@ class ChoiceScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text)
-            yield OptionList(*(Option(row, id=str(i)) for i, row in enumerate(self.rows)))
+            yield Static(Text(self.title_text))
+            yield OptionList(*(Option(Text(row), id=str(i)) for i, row in enumerate(self.rows)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(int(event.option.id or 0))
