@@ -7,18 +7,20 @@ Heavy imports (Textual, scikit-learn, umap) happen only on the paths that need t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from digitmap_tui import __version__
 from digitmap_tui.errors import InputError
 
+# Not `from typing import TYPE_CHECKING`: importing typing (and json, pathlib) costs
+# `digitmap --help` a tenth of Python's own start-up; type checkers know this name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not pay for them
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
+
     import numpy as np
 
     from digitmap_tui.grid import Rect
@@ -225,6 +227,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.misfits:
         return print_misfits(inputs, coords, args.k, args.json)
     if args.json:
+        import json
+
         sys.stdout.write(
             json.dumps(render_json(inputs.dataset, coords, request, describe_source(inputs))) + "\n"
         )
@@ -272,6 +276,8 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
                 for f in found
             ],
         }
+        import json
+
         sys.stdout.write(json.dumps(record) + "\n")
         return 0
     sys.stdout.write(f"{len(found)} misfits ({describe_source(inputs)}, k={k})\n")
@@ -310,6 +316,8 @@ def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> Rend
 def cmd_embed(args: argparse.Namespace) -> int:
     if args.embedding:
         raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
+    from pathlib import Path
+
     out = Path(args.out) if args.out else None
     if out is not None:
         if out.suffix.lower() not in (".npy", ".csv"):
@@ -428,6 +436,9 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digitmap`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # argparse would import its help formatter (and shutil) for it
+        sys.stdout.write(f"digitmap {__version__}\n")
+        return 0
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "explore")
     args = build_parser().parse_args(_join_negative_values(argv))
