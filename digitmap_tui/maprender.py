@@ -73,12 +73,11 @@ class MapPainter:
 
     def row_cells(self, y: int) -> list[tuple[str, Style | None]]:
         """The cells of map row ``y``, left to right."""
-        counts = self.binned.counts[y]
-        major = self.binned.majority[y]
-        out: list[tuple[str, Style | None]] = []
-        for x in range(len(counts)):
-            out.append(self._cell(int(counts[x]), int(major[x]), y, x))
-        return out
+        # Python ints up front: indexing numpy rows element by element costs ~4x more.
+        counts = self.binned.counts[y].tolist()
+        major = self.binned.majority[y].tolist()
+        cell = self._cell
+        return [cell(c, m, y, x) for x, (c, m) in enumerate(zip(counts, major, strict=True))]
 
     def _cell(self, count: int, major: int, y: int, x: int) -> tuple[str, Style | None]:
         if count == 0:
@@ -115,7 +114,7 @@ def merge_cells(cells: Iterable[tuple[str, Style | None]]) -> list[Segment]:
     current: Style | None = None
     first = True
     for ch, style in cells:
-        if first or style == current:
+        if first or style is current or style == current:  # styles are mostly shared objects
             text.append(ch)
         else:
             segments.append(Segment("".join(text), current))
