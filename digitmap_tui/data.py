@@ -785,9 +785,10 @@ def load_embedding(path: PathArg, n: int) -> np.ndarray:
         raise _fail(display, f"embedding has {raw.shape[0]} points but the data has {n} images")
     # A memory-mapped float64 file stays mapped (10M points: 160 MB not copied into RAM).
     coords = np.asarray(raw, dtype=np.float64, order="C")
-    finite = np.isfinite(coords).all(axis=1)
-    if not finite.all():
-        i = int(np.argmin(finite))
+    # min/max propagate NaN and reach ±inf: two reductions over the flat array (no temporary,
+    # ~10x faster than isfinite(...).all(axis=1) on N x 2) prove every value finite.
+    if len(coords) and not (math.isfinite(coords.min()) and math.isfinite(coords.max())):
+        i = int(np.argmin(np.isfinite(coords).all(axis=1)))
         raise _fail(display, f"point {i} has NaN or infinite coordinates")
     return coords
 

@@ -315,17 +315,17 @@ def select_box(xy: np.ndarray, rect: Rect, rows: int = 1, cols: int = 1) -> BoxP
     one pass over ``xy``."""
     hull = grid_hull(rect, rows, cols)
     if hull == rect:
-        near = inside(xy, rect)
-        return BoxPoints(near, near)
-    boxed, near = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.intp)]
+        both = inside(xy, rect)
+        return BoxPoints(both, both)
+    in_box, in_hull = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.intp)]
     for s in range(0, len(xy), CHUNK):
         c = xy[s : s + CHUNK]
         x, y = c[:, 0], c[:, 1]
-        in_hull = (hull.x0 < x) & (x < hull.x1) & (hull.y0 < y) & (y < hull.y1)
-        in_box = in_hull & (rect.x0 < x) & (x < rect.x1) & (rect.y0 < y) & (y < rect.y1)
-        near.append(np.flatnonzero(in_hull) + s)
-        boxed.append(np.flatnonzero(in_box) + s)
-    return BoxPoints(np.concatenate(boxed), np.concatenate(near))
+        hull_hit = (hull.x0 < x) & (x < hull.x1) & (hull.y0 < y) & (y < hull.y1)
+        box_hit = hull_hit & (rect.x0 < x) & (x < rect.x1) & (rect.y0 < y) & (y < rect.y1)
+        in_hull.append(np.flatnonzero(hull_hit) + s)
+        in_box.append(np.flatnonzero(box_hit) + s)
+    return BoxPoints(np.concatenate(in_box), np.concatenate(in_hull))
 
 
 def grid_select_among(
