@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import REPO
+from benchmarks._common import REPO, exit_on_hangup
 
 COMMANDS = {"help": ["--help"], "version": ["--version"], "flag_error": ["--no-such-flag"]}
 HEAVY = ("numpy", "textual", "rich", "sklearn", "scipy", "umap", "numba", "openTSNE")
@@ -91,4 +91,5 @@ def measure(repeats: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
+    exit_on_hangup()
     print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 15)))

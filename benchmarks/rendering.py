@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import REPO, clustered_points, synthetic_images
+from benchmarks._common import REPO, clustered_points, exit_on_hangup, synthetic_images
 
 WIDTH, HEIGHT = 120, 36
 #: plotext draws point by point in Python (~10 us a point): measured up to this size only.
@@ -199,6 +199,7 @@ def measure(n: int, quick: bool) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    exit_on_hangup()
     quick = "--quick" in sys.argv
     sizes = [int(a) for a in sys.argv[1:] if not a.startswith("--")] or [1_000_000]
     print(json.dumps({str(n): measure(n, quick) for n in sizes}))
