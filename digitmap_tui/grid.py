@@ -285,6 +285,18 @@ def stable_page(key: np.ndarray, start: int = 0, stop: int | None = None) -> np.
     return order[start - below : stop - below]
 
 
+def _distinct_page(values: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """``np.sort(values)[start:stop]`` for values without ties: a partition and a sort of
+    the page when it is a small share of them."""
+    n = len(values)
+    start, stop, _ = slice(start, stop).indices(n)
+    if start >= stop:
+        return values[:0]
+    if n <= _PAGE_SORT_ALL or (stop - start) * 8 >= n:
+        return np.sort(values)[start:stop]
+    return np.sort(np.partition(values, (start, stop - 1))[start:stop])
+
+
 def grid_select(xy: np.ndarray, rect: Rect, rows: int, cols: int) -> np.ndarray:
     """The seed's ``draw_digits_at_tsne`` rule: a ``rows x cols`` array of point indices.
 
@@ -376,28 +388,36 @@ def _cell_bounds(start: float, pitch: float, n: int, down: bool) -> tuple[np.nda
     return centre, centre - pitch / 2, centre + pitch / 2
 
 
-def _slots(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, guess: np.ndarray) -> np.ndarray:
-    """For each value, the range ``[first, stop)`` of cells whose open bounds hold it.
+def _slots(
+    offset: np.ndarray, pitch: float, start: float, key: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Along one axis, for each point the range ``[first, stop)`` of the cells whose open
+    float bounds hold it.
 
-    ``lo`` and ``hi`` never decrease along the cells (rounding is monotone), so the cells
-    holding ``v`` are contiguous: those with ``lo < v``, a prefix, and ``hi > v``, a suffix.
-    ``guess`` is each value's cell by floor division; where it holds the value and its
-    neighbours do not, it is the only one, and only the other values are searched.
-    Returns a (2, len(v)) array.
+    ``offset`` is the point's distance from the grid's ``start`` along the axis (``x - x0``
+    across, ``y1 - y`` down); ``key`` is the coordinate in the order of ``lo`` and ``hi``,
+    the cells' bounds, which never decrease (rounding is monotone), so the cells holding a
+    point are contiguous: those with ``lo < key``, a prefix, and ``hi > key``, a suffix.
+    A point whose position ``offset / pitch`` lies clearly inside one cell (further from its
+    edges than rounding can move them or the position) is in that cell alone; only the
+    others are searched.
     """
-    inf = np.array([np.inf])
-    hi_before = np.concatenate([-inf, hi[:-1]])  # the previous cell's upper bound
-    lo_after = np.concatenate([lo[1:], inf])  # the next cell's lower bound
-    alone = (lo[guess] < v) & (v < hi[guess]) & (hi_before[guess] <= v) & (v <= lo_after[guess])
-    out = np.empty((2, len(v)), dtype=np.int64)
-    out[0] = guess
-    out[1] = guess + 1
+    n = len(lo)
+    q = offset / pitch
+    cell = np.floor(q)
+    q -= cell  # the position within the cell, exactly
+    # Rounding of the bounds (four operations on numbers up to |start| + n pitches) and of
+    # the position, in pitches, with a wide margin.
+    slack = 16 * float(np.finfo(np.float64).eps) * (abs(start) / pitch + 2 * n + 2)
+    alone = (q > slack) & (q < 1 - slack) & (cell >= 0) & (cell < n)
+    first = cell.astype(np.int64)
+    stop = first + 1
     other = np.flatnonzero(~alone)
     if len(other):
-        w = v[other]
-        out[0, other] = np.searchsorted(hi, w, side="right")
-        out[1, other] = np.searchsorted(lo, w, side="left")
-    return out
+        k = key[other]
+        first[other] = np.searchsorted(hi, k, side="right")
+        stop[other] = np.searchsorted(lo, k, side="left")
+    return first, stop
 
 
 def grid_candidates(
@@ -436,14 +456,12 @@ class _Grid:
         self, xy: np.ndarray, idx: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`grid_candidates` for the points ``idx`` (int64)."""
-        rect, rows, cols, px, py = self.rect, self.rows, self.cols, self.px, self.py
+        rect, cols, px, py = self.rect, self.cols, self.px, self.py
         x = xy[idx, 0]
         y = xy[idx, 1]
-        guess_c = np.clip(np.floor((x - rect.x0) / px).astype(np.int64), 0, cols - 1)
-        guess_r = np.clip(np.floor((rect.y1 - y) / py).astype(np.int64), 0, rows - 1)
-        # Rows go down as y falls: search them on the negated (then increasing) bounds.
-        c0, c1 = _slots(x, self.x_lo, self.x_hi, guess_c)
-        r0, r1 = _slots(-y, -self.y_hi, -self.y_lo, guess_r)
+        c0, c1 = _slots(x - rect.x0, px, rect.x0, x, self.x_lo, self.x_hi)
+        # Rows go down as y falls: measured from the top, keyed on the negated y (increasing).
+        r0, r1 = _slots(rect.y1 - y, py, rect.y1, -y, -self.y_hi, -self.y_lo)
         nc = np.maximum(c1 - c0, 0)
         nr = np.maximum(r1 - r0, 0)
         one = (nc == 1) & (nr == 1)
@@ -793,13 +811,13 @@ class PointIndex:
             # stable argsort: equal coordinates in index order.
             # Along the other axis the ranks are distinct: their page is by value alone.
             want = 0 if sort == "x" else 1
-            page = ranks[start:stop] if want == axis else other[stable_page(other, start, stop)]
+            page = ranks[start:stop] if want == axis else _distinct_page(other, start, stop)
             return self._order[want][page].astype(np.int64)
         idx = self._order[axis][ranks].astype(np.int64)
         if sort == "label" and self.labels is not None and len(idx):
             idx = np.sort(idx)
             return idx[stable_page(self.labels[idx], start, stop)]
-        return idx[stable_page(idx, start, stop)]  # distinct: the page of the sorted indices
+        return _distinct_page(idx, start, stop)
 
     def label_counts(self, rect: Rect, n_labels: int) -> np.ndarray:
         """Exactly ``label_histogram(labels, inside(xy, rect), n_labels)``.

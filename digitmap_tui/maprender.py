@@ -85,7 +85,10 @@ class MapPainter:
         heavy, lone, memo = self._heavy, self._top > 2, self._label_cells
         out: list[tuple[str, Style | None]] = []
         for x, (c, m) in enumerate(zip(counts, major, strict=True)):
-            if c == 0 or m == EMPTY:  # unlabelled cells are shaded by density: not shared
+            if c == 0:
+                out.append((EMPTY_CELL, None))
+                continue
+            if m == EMPTY:  # unlabelled cells are shaded by density: not shared
                 out.append(cell(c, m, y, x))
                 continue
             key = (m, c >= heavy, c == 1 and lone)
