@@ -16,7 +16,8 @@ Method. The data are written first, by another process, as a user would have the
   (a private ``PYTHONPYCACHEPREFIX``, filled by a first, unmeasured run of each), and
   ``python -c pass`` is timed alongside as the floor.
 
-Figures are medians with min and max over the repeats. uniplot and plotext come from the
+Figures are medians with min and max over the repeats; ``ratio`` is the median (min, max)
+over rounds of digitmap's time over uniplot's in the same round. uniplot and plotext come from the
 ``compare`` extra (``pip install -e '.[compare]'``).
 
 ``python -m benchmarks.rendering N [N ...] [--quick]`` prints one JSON object.
@@ -80,6 +81,12 @@ def spread(times_s: list[float]) -> dict[str, float]:
     return {"ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "runs": len(ms)}
 
 
+def paired(ours: list[float], theirs: list[float]) -> dict[str, float]:
+    """Each round's time over the other library's in the same round: median, min, max."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+
 def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -134,7 +141,11 @@ def in_process(directory: Path, repeats: int, with_plotext: bool) -> dict[str, A
     for _ in range(repeats):
         mine.append(timed(ours))
         uni.append(timed(theirs))
-    out: dict[str, Any] = {"digitmap": spread(mine), "uniplot": spread(uni)}
+    out: dict[str, Any] = {
+        "digitmap": spread(mine),
+        "uniplot": spread(uni),
+        "ratio": paired(mine, uni),
+    }
     if with_plotext:
         x, y = coords[:, 0], coords[:, 1]
         out["plotext"] = spread([timed(lambda: plotext_scatter(x, y))])
@@ -179,7 +190,12 @@ def whole_process(directory: Path, repeats: int) -> dict[str, Any]:
             mine.append(run(ours))
             uni.append(run(theirs))
             bare.append(run(floor))
-    return {"digitmap": spread(mine), "uniplot": spread(uni), "python": spread(bare)}
+    return {
+        "digitmap": spread(mine),
+        "uniplot": spread(uni),
+        "python": spread(bare),
+        "ratio": paired(mine, uni),
+    }
 
 
 def measure(n: int, quick: bool) -> dict[str, Any]:

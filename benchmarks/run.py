@@ -150,10 +150,12 @@ def collect(quick: bool, log: Any) -> dict[str, Any]:
         out[f"uniplot_{tag}_ms"] = inproc["uniplot"]["ms"]
         if "plotext" in inproc:
             out[f"plotext_{tag}_ms"] = inproc["plotext"]["ms"]
-        out[f"render_{tag}_ratio"] = inproc["digitmap"]["ms"] / inproc["uniplot"]["ms"]
+        out[f"render_{tag}_ratio"] = inproc["ratio"]["median"]
+        out[f"render_{tag}_ratio_max"] = inproc["ratio"]["max"]
         out[f"render_{tag}_process_ms"] = whole["digitmap"]["ms"]
         out[f"uniplot_{tag}_process_ms"] = whole["uniplot"]["ms"]
-        out[f"render_{tag}_process_ratio"] = whole["digitmap"]["ms"] / whole["uniplot"]["ms"]
+        out[f"render_{tag}_process_ratio"] = whole["ratio"]["median"]
+        out[f"render_{tag}_process_ratio_max"] = whole["ratio"]["max"]
 
     log("small commands (--help, --version, a flag error) vs python -c pass ...")
     commands = python_json("commands", "9" if quick else "25")

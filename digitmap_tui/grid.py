@@ -167,16 +167,24 @@ def bin_points(
     if labels is not None and len(xy):
         k = int(n_labels) if n_labels else int(labels.max()) + 1
         by_flat = np.zeros(cells * k, dtype=np.int64)
+        # Labels in 0..k-1 (as validated data has them): the cell counts are the label
+        # counts summed, one bincount instead of two.
+        k_only = bool(labels.min() >= 0 and labels.max() < k)
     for s in range(0, len(xy), CHUNK):
         flat, in_view = _cells_in_view(xy[s : s + CHUNK], view, width, height)
-        counts += np.bincount(flat, minlength=cells)
-        if k and labels is not None:
-            lab = labels[s : s + CHUNK]
-            # Labels out of 0..k-1 alias or overflow the table here as in one whole bincount
-            # (a longer count fails to add: the same ValueError as its reshape).
-            by_flat += np.bincount(
-                flat * k + (lab if in_view is None else lab[in_view]), minlength=cells * k
-            )
+        if not k or labels is None:
+            counts += np.bincount(flat, minlength=cells)
+            continue
+        lab = labels[s : s + CHUNK]
+        # Labels out of 0..k-1 alias or overflow the table here as in one whole bincount
+        # (a longer count fails to add: the same ValueError as its reshape).
+        by_flat += np.bincount(
+            flat * k + (lab if in_view is None else lab[in_view]), minlength=cells * k
+        )
+        if not k_only:
+            counts += np.bincount(flat, minlength=cells)
+    if k and k_only:
+        counts = by_flat.reshape(cells, k).sum(axis=1)
     majority = np.full(cells, EMPTY, dtype=np.int64)
     purity = np.zeros(cells, dtype=np.float64)
     if k and counts.any():
