@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import statistics
 import sys
 import time
@@ -13,6 +14,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+
+def exit_on_hangup() -> None:
+    """SIGTERM and SIGHUP end the benchmark through SystemExit, so that every ``with``
+    block (temporary directories, child programs) cleans up, as after Ctrl-C."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:

@@ -56,18 +56,17 @@ def run_fresh(method: str, numba_dir: Path | None = None, twice: bool = False) -
     return [float(v) for v in done.stdout.strip().splitlines()[-1].split()]
 
 
-def measure(repeats: int, fresh_umap: bool, numba_dir: Path | None = None) -> dict[str, object]:
-    """UMAP cold (or None when skipped), fresh and warm, and t-SNE medians, in seconds."""
+def measure(repeats: int) -> dict[str, object]:
+    """UMAP cold, fresh and warm, and t-SNE medians, in seconds.
+
+    The numba cache is a private temporary directory, new for every run: a directory kept
+    between runs (or shared with other users) would make "cold" measure whatever was left
+    in it, and files another checkout compiled would not match this one's sources.
+    """
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="digitmap-numba-") as tmp:
-        if fresh_umap or numba_dir is None:
-            numba_dir = Path(tmp) / "numba"
-            out["umap_cold_s"] = run_fresh("umap", numba_dir)[0]
-        else:
-            # --quick: a numba directory kept between runs; fill it if this is its first use.
-            if not any(numba_dir.glob("**/*.nbi")):
-                run_fresh("umap", numba_dir)
-            out["umap_cold_s"] = None
+        numba_dir = Path(tmp) / "numba"
+        out["umap_cold_s"] = run_fresh("umap", numba_dir)[0]
         runs = [run_fresh("umap", numba_dir, twice=True) for _ in range(repeats)]
         out["umap_fresh_s"] = statistics.median(r[0] for r in runs)
         out["umap_warm_s"] = statistics.median(r[1] for r in runs)
@@ -80,6 +79,4 @@ if __name__ == "__main__":
         numba = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
         print(" ".join(str(t) for t in one(sys.argv[2], numba, twice="twice" in sys.argv[4:])))
     else:
-        quick = "--quick" in sys.argv
-        keep = Path(tempfile.gettempdir()) / "digitmap-bench-numba" if quick else None
-        print(json.dumps(measure(1 if quick else 3, fresh_umap=not quick, numba_dir=keep)))
+        print(json.dumps(measure(1 if "--quick" in sys.argv else 3)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitmap_tui.grid import Rect, cell_of, grid_candidates, inside
+from digitmap_tui.grid import Rect, cell_of, grid_candidates, grid_hull, inside
 
 
 @dataclass(frozen=True)
@@ -421,7 +421,7 @@ def grid_cell_members(
     if rows < 1 or cols < 1:
         raise ValueError(f"grid {rows}x{cols}: rows and columns must be at least 1")
     xy = _as_coords(xy, "xy")
-    p, c, _ = grid_candidates(xy, inside(xy, rect), rect, rows, cols)
+    p, c, _ = grid_candidates(xy, inside(xy, grid_hull(rect, rows, cols)), rect, rows, cols)
     order = np.lexsort((p, c))
     return p[order], c[order]
 

@@ -7,20 +7,21 @@ Heavy imports (Textual, scikit-learn, umap) happen only on the paths that need t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from digitmap_tui import __version__
 from digitmap_tui.errors import InputError
 from digitmap_tui.text import ascii_int, one_line, safe
 
+# Not `from typing import TYPE_CHECKING`: importing typing (and json, pathlib) costs
+# `digitmap --help` a tenth of Python's own start-up; type checkers know this name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not pay for them
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
+
     import numpy as np
 
     from digitmap_tui.grid import Rect
@@ -286,8 +287,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.misfits:
         return print_misfits(inputs, coords, args.k, args.json)
     session = Session.from_inputs(inputs, request.state())
-    session.set_coords(coords)
+    session.set_coords(coords, indexed=False)  # one picture: no index to build
     if args.json:
+        import json
+
         sys.stdout.write(json.dumps(render_json(session)) + "\n")
         return 0
     from rich.console import Console
@@ -347,6 +350,8 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
                 for f in found
             ],
         }
+        import json
+
         sys.stdout.write(json.dumps(record) + "\n")
         return 0
     sys.stdout.write(f"{len(found)} misfits ({describe_source(inputs)}, k={k})\n")
@@ -384,6 +389,8 @@ def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> Rend
 def cmd_embed(args: argparse.Namespace) -> int:
     if args.embedding:
         raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
+    from pathlib import Path
+
     out = Path(args.out) if args.out else None
     if out is not None:
         flag = f"--out {safe(args.out)}"
@@ -527,8 +534,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return int(app.return_code or 0)
 
 
-@contextmanager
-def stdout_on_terminal() -> Iterator[None]:
+class stdout_on_terminal:
     """While the explorer runs, file descriptor 1 is the terminal it draws on.
 
     ``idx=$(digitmap --print-selection)`` redirects stdout; the UI draws on stderr, but the
@@ -536,22 +542,23 @@ def stdout_on_terminal() -> Iterator[None]:
     So stdout's descriptor is parked, the terminal put in its place, and the pipe given
     back afterwards for the selection to be printed to it.
     """
-    try:
-        redirected = not os.isatty(1) and os.isatty(2)
-    except OSError:
-        redirected = False
-    if not redirected:
-        yield
-        return
-    sys.stdout.flush()
-    parked = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(parked, 1)
-        os.close(parked)
+
+    def __enter__(self) -> None:
+        self.parked = -1
+        try:
+            redirected = not os.isatty(1) and os.isatty(2)
+        except OSError:
+            redirected = False
+        if redirected:
+            sys.stdout.flush()
+            self.parked = os.dup(1)
+            os.dup2(2, 1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.parked >= 0:
+            sys.stdout.flush()
+            os.dup2(self.parked, 1)
+            os.close(self.parked)
 
 
 def run_until_signalled(app: Any) -> None:
@@ -603,6 +610,9 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digitmap`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # argparse would import its help formatter (and shutil) for it
+        sys.stdout.write(f"digitmap {__version__}\n")
+        return 0
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "explore")
     args = build_parser().parse_args(_join_negative_values(argv))

@@ -1222,14 +1222,17 @@ def load_embedding(path: PathArg, n: int) -> np.ndarray:
         raise _fail(display, f"embedding has {raw.shape[0]} points but the data has {n} images")
     # A memory-mapped float64 file stays mapped (10M points: 160 MB not copied into RAM).
     coords = np.asarray(raw, dtype=np.float64, order="C")
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(coords).all(axis=1)
-        if not finite.all():
-            i = int(np.argmin(finite))
+    # min/max propagate NaN and reach ±inf: two reductions over the flat array (no temporary,
+    # ~10x faster than isfinite(...).all(axis=1) on N x 2) prove every value finite, and in
+    # range: the map takes differences and squares of distances, which must stay finite too.
+    if len(coords):
+        with np.errstate(all="ignore"):
+            lo, hi = float(coords.min()), float(coords.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            i = int(np.argmin(np.isfinite(coords).all(axis=1)))
             raise _fail(display, f"point {i} has NaN or infinite coordinates")
-        # The map takes differences and squares of distances: they must stay finite too.
-        large = np.abs(coords).max(axis=1) > MAX_ABS_COORD
-        if large.any():
+        if max(-lo, hi) > MAX_ABS_COORD:
+            large = np.abs(coords).max(axis=1) > MAX_ABS_COORD
             i = int(np.argmax(large))
             value = coords[i, int(np.argmax(np.abs(coords[i])))]
             raise _fail(

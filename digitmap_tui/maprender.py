@@ -178,16 +178,36 @@ class MapPainter:
                 h, w = binned.shape
                 k = n_labels if n_labels is not None else int(binned.majority.max()) + 1
                 self._braille = braille_cells(fine, w, h, k)
+        self._label_cells: dict[tuple[int, bool, bool, bool], tuple[str, Style | None]] = {}
 
     def row_cells(self, y: int) -> list[tuple[str, Style | None]]:
         """The cells of map row ``y``, left to right."""
         if self._braille is not None:
             return self._points_row(y)
-        counts = self.binned.counts[y]
-        major = self.binned.majority[y]
+        # Python ints up front: indexing numpy rows element by element costs ~4x more.
+        counts = self.binned.counts[y].tolist()
+        major = self.binned.majority[y].tolist()
+        cell = self._cell
+        if self.mode != "label" or self.focus is not None:
+            return [cell(c, m, y, x) for x, (c, m) in enumerate(zip(counts, major, strict=True))]
+        # Label mode: a cell is its label, bold (dense), dim (a single point) or underlined
+        # (mixed), nothing else, so equal cells share one answer (a million points: ~4,000
+        # cells a frame).
+        heavy, lone, memo = self._heavy, self._top > 2, self._label_cells
+        mixed = (self.binned.purity[y] < 1.0).tolist() if self.mark_minorities else None
         out: list[tuple[str, Style | None]] = []
-        for x in range(len(counts)):
-            out.append(self._cell(int(counts[x]), int(major[x]), y, x))
+        for x, (c, m) in enumerate(zip(counts, major, strict=True)):
+            if c == 0:
+                out.append((EMPTY_CELL, None))
+                continue
+            if m == EMPTY:  # unlabelled cells are shaded by density: not shared
+                out.append(cell(c, m, y, x))
+                continue
+            key = (m, c >= heavy, c == 1 and lone, bool(mixed and mixed[x]))
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = cell(c, m, y, x)
+            out.append(got)
         return out
 
     def _points_row(self, y: int) -> list[tuple[str, Style | None]]:
@@ -243,7 +263,7 @@ def merge_cells(cells: Iterable[tuple[str, Style | None]]) -> list[Segment]:
     current: Style | None = None
     first = True
     for ch, style in cells:
-        if first or style == current:
+        if first or style is current or style == current:  # styles are mostly shared objects
             text.append(ch)
         else:
             segments.append(Segment("".join(text), current))

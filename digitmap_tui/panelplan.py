@@ -9,6 +9,7 @@ of each grid cell, or a picked sub-cluster as a list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,13 +52,17 @@ def plan_panel(session: Session, fit: tuple[int, int]) -> PanelPlan:
         chosen = session.sorted(session.subset)
         hist = label_histogram(session.dataset.labels, chosen, session.dataset.n_labels)
         title = f"{session.subset_title} · {_plural(len(chosen), 'point')} · by {st.sort}"
-        return _list_plan(session, chosen, histogram_pairs(hist), title, rows_fit, cols_fit,
-                          extra="Esc: back to the box")  # fmt: skip
+        return _list_plan(
+            session, len(chosen), lambda a, b: chosen[a:b], histogram_pairs(hist), title,
+            rows_fit, cols_fit, extra="Esc: back to the box",
+        )  # fmt: skip
     sel = session.selection()
     if st.list_mode:
-        chosen = sel.sorted(st.sort)
-        title = f"list · {_plural(len(chosen), 'point')} · by {st.sort}"
-        return _list_plan(session, chosen, sel.pairs, title, rows_fit, cols_fit)
+        title = f"list · {_plural(sel.count, 'point')} · by {st.sort}"
+        return _list_plan(
+            session, sel.count, lambda a, b: sel.page(st.sort, a, b), sel.pairs, title,
+            rows_fit, cols_fit,
+        )  # fmt: skip
     rows, cols = st.grid
     if st.mean_grid:
         return _mean_plan(session, rows_fit, cols_fit)
@@ -105,17 +110,19 @@ def _mark_in_grid(session: Session, grid: np.ndarray) -> int | None:
 
 def _list_plan(
     session: Session,
-    chosen: np.ndarray,
+    count: int,
+    page_of: Callable[[int, int], np.ndarray],
     histogram: tuple[tuple[int, int], ...],
     title: str,
     rows: int,
     cols: int,
     extra: str = "",
 ) -> PanelPlan:
+    """A page of a list of ``count`` points; ``page_of(start, stop)`` gives its slice."""
     per_page = rows * cols
-    pages = max(1, -(-len(chosen) // per_page))
+    pages = max(1, -(-count // per_page))
     page = min(session.state.page, pages - 1)
-    shown = chosen[page * per_page : (page + 1) * per_page]
+    shown = page_of(page * per_page, (page + 1) * per_page)
     slots = np.full(per_page, EMPTY, dtype=np.int64)
     slots[: len(shown)] = shown
     note = f"page {page + 1}/{pages}  (pgup/pgdn)" if pages > 1 else ""

@@ -28,13 +28,18 @@ from digitmap_tui.errors import InputError
 from digitmap_tui.grid import (
     MAX_GRID,
     SORT_KEYS,
+    BoxPoints,
     PointIndex,
     Rect,
     SortKey,
+    bin_points,
     check_grid,
     check_view,
+    grid_select_among,
     histogram_pairs,
-    sort_indices,
+    label_histogram,
+    select_box,
+    sort_page,
 )
 from digitmap_tui.maprender import MAP_MODES
 from digitmap_tui.text import safe
@@ -215,51 +220,82 @@ def _rect(value: Any, name: str) -> Rect:
 # ----- the selection -------------------------------------------------------------------------
 class Selection:
     """The points strictly inside the box, computed lazily and once per box: a key press
-    that needs only a count, a histogram and a grid never sorts the whole selection."""
+    that needs only a count, a histogram and a grid never sorts the whole selection, and a
+    list page sorts only what it shows.
+
+    With the session's spatial index (the explorer) every answer touches only the box's slab
+    of points; without one (``digitmap render``, a single picture) the box is selected in
+    one pass over the points instead, which is cheaper than building the index.
+    """
 
     def __init__(
-        self, index: PointIndex, box: Rect, labels: np.ndarray | None, n_labels: int
+        self,
+        xy: np.ndarray,
+        index: PointIndex | None,
+        box: Rect,
+        labels: np.ndarray | None,
+        n_labels: int,
+        grid: tuple[int, int] = (1, 1),
     ) -> None:
+        self.xy = xy
         self.index = index
         self.box = box
         self.labels = labels
         self.n_labels = n_labels
-        self._sorted: dict[str, np.ndarray] = {}
+        self._points: BoxPoints | None = None
+        self._points_grid = grid
         self._grids: dict[tuple[int, int], np.ndarray] = {}
+
+    def _box_points(self, grid: tuple[int, int] | None = None) -> BoxPoints:
+        grid = grid or self._points_grid
+        if self._points is None or grid != self._points_grid:
+            self._points = select_box(self.xy, self.box, *grid)
+            self._points_grid = grid
+        return self._points
 
     @cached_property
     def indices(self) -> np.ndarray:
         """The selected points, ascending."""
-        return self.index.inside(self.box)
+        if self.index is not None:
+            return self.index.inside(self.box)
+        return self._box_points().inside
 
     @cached_property
     def histogram(self) -> np.ndarray:
         """Counts per label (empty without labels)."""
-        return self.index.label_counts(self.box, self.n_labels)
+        if self.index is not None:
+            return self.index.label_counts(self.box, self.n_labels)
+        return label_histogram(self.labels, self.indices, self.n_labels)
 
-    @property
+    @cached_property
     def count(self) -> int:
-        if self.labels is not None and self.n_labels:
-            return int(self.histogram.sum())
+        if self.index is not None:
+            return self.index.count(self.box)
         return len(self.indices)
 
     @property
     def pairs(self) -> tuple[tuple[int, int], ...]:
         return histogram_pairs(self.histogram)
 
+    def page(self, sort: SortKey, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``[start:stop]`` of the selected points in list order (only that much is sorted)."""
+        if self.index is not None:
+            return self.index.list_select(self.box, sort, start, stop)
+        return sort_page(self.xy, self.indices, sort, self.labels, start, stop)
+
     def sorted(self, sort: SortKey) -> np.ndarray:
-        """The selected points in list order."""
-        found = self._sorted.get(sort)
-        if found is None:
-            found = self.index.list_select(self.box, sort)
-            self._sorted[sort] = found
-        return found
+        """All the selected points in list order."""
+        return self.page(sort)
 
     def grid(self, rows: int, cols: int) -> np.ndarray:
         """The seed's grid: the point nearest each cell centre (``EMPTY`` where none)."""
         found = self._grids.get((rows, cols))
         if found is None:
-            found = self.index.grid_select(self.box, rows, cols)
+            if self.index is not None:
+                found = self.index.grid_select(self.box, rows, cols)
+            else:
+                points = self._box_points((rows, cols))
+                found = grid_select_among(self.xy, points, self.box, rows, cols)
             self._grids[(rows, cols)] = found
         return found
 
@@ -298,13 +334,16 @@ class Session:
         coords: np.ndarray,
         state: State | None = None,
         params: EmbedParams | None = None,
+        *,
+        indexed: bool = True,
     ) -> Session:
-        """A session on a dataset and its coordinates (scripts, tests, the Python API)."""
+        """A session on a dataset and its coordinates (scripts, tests, the Python API);
+        ``indexed=False`` for a single picture (see :meth:`set_coords`)."""
         from digitmap_tui.embed import EmbedParams
 
         source = Source(safe(dataset.name), int(dataset.n), dataset.fingerprint())
         session = cls(dataset, source, params or EmbedParams(), state or State())
-        session.set_coords(coords)
+        session.set_coords(coords, indexed=indexed)
         return session
 
     # ----- the embedding ------------------------------------------------------------------
@@ -318,16 +357,25 @@ class Session:
         return f"{text} (preview)" if self.preview else text
 
     def set_coords(
-        self, coords: np.ndarray, params: EmbedParams | None = None, *, preview: bool = False
+        self,
+        coords: np.ndarray,
+        params: EmbedParams | None = None,
+        *,
+        preview: bool = False,
+        indexed: bool = True,
     ) -> str | None:
         """Show an embedding. The first one takes the state's view and box (from flags or a
         bookmark, else the initial ones); a later one opens at its initial view with the box
-        moved to where the selected points lie now. Returns a note when the box moved."""
+        moved to where the selected points lie now. Returns a note when the box moved.
+
+        ``indexed`` builds the spatial index that makes every later view and box cheap (the
+        explorer); a single picture (``digitmap render``) is cheaper without it.
+        """
         ds = self.dataset
         old_coords, old_home, old_box = self.coords, self.home, self.state.box
         old_sel = None if self._selection is None else self._selection.indices
         self.coords = coords
-        self.index = PointIndex(coords, ds.labels, ds.n_labels or None)
+        self.index = PointIndex(coords, ds.labels, ds.n_labels or None) if indexed else None
         self.home = geo.initial_view(coords)
         self.preview = preview
         if params is not None:
@@ -359,13 +407,23 @@ class Session:
 
     def selection(self) -> Selection:
         """The points in the box (computed once per box and embedding)."""
-        assert self.index is not None, "no embedding yet"
+        assert self.coords is not None, "no embedding yet"
         sel = self._selection
-        if sel is None or sel.box != self.box or sel.index is not self.index:
+        if sel is None or sel.box != self.box or sel.xy is not self.coords:
             ds = self.dataset
-            sel = Selection(self.index, self.box, ds.labels, ds.n_labels)
+            sel = Selection(
+                self.coords, self.index, self.box, ds.labels, ds.n_labels, self.state.grid
+            )
             self._selection = sel
         return sel
+
+    def bin(self, view: Rect, width: int, height: int) -> Any:
+        """The map's bins over ``view`` (through the index when there is one)."""
+        assert self.coords is not None, "no embedding yet"
+        if self.index is not None:
+            return self.index.bin(view, width, height)
+        ds = self.dataset
+        return bin_points(self.coords, ds.labels, view, width, height, ds.n_labels or None)
 
     def shown(self) -> np.ndarray:
         """What the panel lists: the picked sub-cluster, else the box's points (ascending)."""
@@ -386,7 +444,7 @@ class Session:
         """``indices`` in the current list order."""
         assert self.coords is not None
         idx = np.sort(np.asarray(indices, dtype=np.int64))
-        return sort_indices(idx, self.coords, self.dataset.labels, self.state.sort)
+        return sort_page(self.coords, idx, self.state.sort, self.dataset.labels)
 
     # ----- the box --------------------------------------------------------------------------
     def _set(self, **changes: Any) -> None:
@@ -514,9 +572,9 @@ class Session:
         if found is None:
             from digitmap_tui.analysis import label_clusters
 
-            assert self.index is not None and self.home is not None
+            assert self.home is not None
             rows, cols = CLUSTER_GRID
-            binned = self.index.bin(self.home, cols, rows)
+            binned = self.bin(self.home, cols, rows)
             cells = geo.Cells(self.home, cols, rows)
             found = [
                 cells.rect(cl.cols[0], cl.rows[0], cl.cols[1] + 1, cl.rows[1] + 1)

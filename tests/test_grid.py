@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from digitmap_tui import grid
 from digitmap_tui.errors import InputError
 from digitmap_tui.grid import (
     EMPTY,
+    SORT_KEYS,
     PointIndex,
     Rect,
     _Axis,
     _stable_argsort,
     bin_points,
     bounds,
+    grid_candidates,
+    grid_hull,
     grid_select,
+    grid_select_among,
     grid_select_reference,
     inside,
     label_histogram,
     list_select,
     parse_grid,
+    select_box,
+    sort_page,
+    stable_page,
 )
 
 
@@ -331,3 +343,257 @@ def test_axis_slots_by_table_and_by_search_agree():
             assert np.array_equal(axis.slot_of(ranks), expected)
             few = ranks[:3]  # few: the searchsorted path
             assert np.array_equal(axis.slot_of(few), expected[:3])
+
+
+# ----- pages, the grid rule without sorting: invariants against the plain definitions ------
+
+PAGE_SETTINGS = settings(max_examples=150, deadline=None)
+
+
+def _plain_list(xy, rect, labels, sort):
+    """The definition: np.where, then a full stable argsort on the key."""
+    idx = np.flatnonzero(
+        (rect.x0 < xy[:, 0]) & (xy[:, 0] < rect.x1) & (rect.y0 < xy[:, 1]) & (xy[:, 1] < rect.y1)
+    )
+    if sort == "index" or (sort == "label" and labels is None):
+        return idx
+    key = {"x": xy[idx, 0], "y": xy[idx, 1]}.get(sort)
+    key = labels[idx] if key is None else key
+    return idx[np.argsort(key, kind="stable")]
+
+
+def _seed_pairs(xy, rect, rows, cols) -> set[tuple[int, int]]:
+    """Every (point, cell) of the seed's loop: the points strictly inside each cell's float
+    bounds (which may reach an ulp past the box)."""
+    px, py = (rect.x1 - rect.x0) / cols, (rect.y1 - rect.y0) / rows
+    pairs = set()
+    for r in range(rows):
+        cy = rect.y1 - py * r - py / 2
+        for c in range(cols):
+            cx = rect.x0 + px * c + px / 2
+            hit = (cx - px / 2 < xy[:, 0]) & (xy[:, 0] < cx + px / 2)
+            hit &= (cy - py / 2 < xy[:, 1]) & (xy[:, 1] < cy + py / 2)
+            pairs |= {(int(i), r * cols + c) for i in np.flatnonzero(hit)}
+    return pairs
+
+
+#: Keys with many ties (small integers), signed zeros, and spread-out floats.
+tied_keys = st.one_of(
+    st.lists(st.integers(-3, 3), max_size=300).map(lambda v: np.array(v, dtype=np.int64)),
+    st.lists(st.sampled_from([0.0, -0.0, 1.5, -2.25, 1e-300]), max_size=300).map(np.array),
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), max_size=300).map(np.array),
+)
+
+
+@PAGE_SETTINGS
+@given(key=tied_keys, start=st.integers(-20, 320), length=st.integers(0, 60))
+def test_stable_page_is_the_slice_of_the_full_stable_sort(key, start, length):
+    expected = np.argsort(key, kind="stable")[start : start + length]
+    with patch.object(grid, "_PAGE_SORT_ALL", 0):  # the partition path, even on small keys
+        got = stable_page(key, start, start + length)
+    assert got.tolist() == expected.tolist()
+    assert stable_page(key, start, start + length).tolist() == expected.tolist()
+    assert stable_page(key).tolist() == np.argsort(key, kind="stable").tolist()
+
+
+def _ulps_off(v: float, step: int) -> float:
+    return float(v) if step == 0 else float(np.nextafter(v, step * np.inf))
+
+
+@st.composite
+def awkward_cloud(draw, max_points: int = 200) -> tuple[np.ndarray, np.ndarray, Rect, int, int]:
+    """A box cut rows x cols, and points that break shortcuts: on the seed's float cell bounds
+    and one ulp either side (so in no cell, or in two), at cell centres, duplicated, outside
+    the box, near and far from the origin (where bounds round coarsely)."""
+    scale = draw(st.sampled_from([1e-3, 1.0, 37.0, 4e4, 7e5]))
+    x0 = draw(st.floats(-1, 1)) * scale
+    y0 = draw(st.floats(-1, 1)) * scale
+    w = draw(st.floats(1e-3, 5)) * max(1.0, scale / 1e3)
+    h = draw(st.floats(1e-3, 5)) * max(1.0, scale / 1e3)
+    rect = Rect(x0, x0 + w, y0, y0 + h)
+    rows, cols = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    px, py = (rect.x1 - rect.x0) / cols, (rect.y1 - rect.y0) / rows
+    cx = rect.x0 + px * np.arange(cols) + px / 2
+    cy = rect.y1 - py * np.arange(rows) - py / 2
+    xs = np.concatenate([cx - px / 2, cx + px / 2, cx])
+    ys = np.concatenate([cy - py / 2, cy + py / 2, cy])
+    n = draw(st.integers(0, max_points))
+    kinds = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    xy = np.empty((n, 2))
+    fx = draw(st.lists(st.floats(-0.1, 1.1), min_size=n, max_size=n))
+    fy = draw(st.lists(st.floats(-0.1, 1.1), min_size=n, max_size=n))
+    pick = draw(st.lists(st.integers(0, 10**6), min_size=2 * n, max_size=2 * n))
+    ulps = draw(st.lists(st.integers(-1, 1), min_size=2 * n, max_size=2 * n))
+    for i, kind in enumerate(kinds):
+        x = rect.x0 + fx[i] * (rect.x1 - rect.x0)
+        y = rect.y0 + fy[i] * (rect.y1 - rect.y0)
+        if kind in (1, 3):  # on (or one ulp off) a column bound or centre
+            x = _ulps_off(xs[pick[2 * i] % len(xs)], ulps[2 * i])
+        if kind in (2, 3):  # on (or one ulp off) a row bound or centre
+            y = _ulps_off(ys[pick[2 * i + 1] % len(ys)], ulps[2 * i + 1])
+        if kind == 4 and i:  # a duplicate of an earlier point
+            x, y = xy[pick[2 * i] % i]
+        xy[i] = (x, y)
+    labels = np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
+    return xy, labels, rect, rows, cols
+
+
+@PAGE_SETTINGS
+@given(cloud=awkward_cloud())
+def test_grid_rule_equals_the_seed_loop_on_bounds_ties_and_duplicates(cloud):
+    xy, _, rect, rows, cols = cloud
+    expected = grid_select_reference(xy, rect, rows, cols)
+    assert np.array_equal(grid_select(xy, rect, rows, cols), expected)
+    shuffled = np.random.default_rng(0).permutation(inside(xy, rect))
+    assert np.array_equal(grid_select_among(xy, shuffled, rect, rows, cols), expected)
+    assert np.array_equal(PointIndex(xy).grid_select(rect, rows, cols), expected)
+    pts, cells, dist = grid_candidates(
+        xy, inside(xy, grid_hull(rect, rows, cols)), rect, rows, cols
+    )
+    assert set(zip(pts.tolist(), cells.tolist(), strict=True)) == _seed_pairs(xy, rect, rows, cols)
+    assert len(pts) == len(set(zip(pts.tolist(), cells.tolist(), strict=True)))  # no repeats
+    px, py = (rect.x1 - rect.x0) / cols, (rect.y1 - rect.y0) / rows
+    r, c = np.divmod(cells, cols)
+    cx, cy = rect.x0 + px * c + px / 2, rect.y1 - py * r - py / 2
+    assert np.array_equal(dist, ((xy[pts, 0] - cx) / px) ** 2 + ((xy[pts, 1] - cy) / py) ** 2)
+
+
+@PAGE_SETTINGS
+@given(cloud=awkward_cloud(), start=st.integers(0, 120), length=st.integers(0, 40))
+def test_list_pages_are_slices_of_the_full_sorted_list(cloud, start, length):
+    xy, labels, rect, _, _ = cloud
+    index = PointIndex(xy, labels, 4)
+    stop = start + length
+    with patch.object(grid, "_PAGE_SORT_ALL", 0):
+        for sort in SORT_KEYS:
+            for lab in (labels, None):
+                full = _plain_list(xy, rect, lab, sort)
+                assert list_select(xy, rect, lab, sort).tolist() == full.tolist()
+                got = list_select(xy, rect, lab, sort, start, stop)
+                assert got.tolist() == full[start:stop].tolist()
+                page = sort_page(xy, inside(xy, rect), sort, lab, start, stop)
+                assert page.tolist() == full[start:stop].tolist()
+            full = _plain_list(xy, rect, labels, sort)
+            assert index.list_select(rect, sort, start, stop).tolist() == full[start:stop].tolist()
+    assert index.count(rect) == len(inside(xy, rect))
+
+
+def test_points_strictly_inside_two_cells_are_candidates_of_both():
+    # Far from the origin the seed's float bounds of neighbouring cells overlap by ulps.
+    rect = Rect(-40057.62189252305, -40057.33869483991, 0.0, 1.0)
+    px = (rect.x1 - rect.x0) / 4
+    cx = rect.x0 + px * np.arange(4) + px / 2
+    lo, hi = cx - px / 2, cx + px / 2
+    both = float(np.nextafter(lo[1], np.inf))
+    assert lo[1] < both < hi[0]  # strictly inside cells 0 and 1
+    xy = np.array([[both, 0.5], [both, 0.5], [-40057.5, 0.25]])
+    pts, cells, _ = grid_candidates(xy, inside(xy, rect), rect, 1, 4)
+    assert sorted(zip(pts.tolist(), cells.tolist(), strict=True)) == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+        (2, 1),
+    ]
+    assert np.array_equal(grid_select(xy, rect, 1, 4), grid_select_reference(xy, rect, 1, 4))
+
+
+def test_empty_boxes_and_pages_past_the_end():
+    xy = np.array([[10.0, 10.0], [0.5, 0.5]])
+    empty = Rect(0, 0.25, 0, 0.25)
+    assert (grid_select_among(xy, inside(xy, empty), empty, 3, 2) == EMPTY).all()
+    assert list_select(xy, empty, None, "x", 0, 10).tolist() == []
+    assert list_select(xy, Rect(0, 1, 0, 1), None, "x", 5, 10).tolist() == []
+    assert PointIndex(xy).list_select(Rect(0, 1, 0, 1), "y", 1, 3).tolist() == []
+    assert stable_page(np.zeros(0)).tolist() == []
+    with pytest.raises(InputError, match="--sort"):
+        sort_page(xy, np.arange(2), "colour")  # type: ignore[arg-type]
+
+
+def test_a_point_on_the_box_edge_that_the_seed_cells_hold_is_shown():
+    # The seed's cell bound (0.001 + 0.5) - 0.5 rounds below the box's x0: the point on the
+    # edge is strictly inside the cell, though not strictly inside the box.
+    xy = np.array([[0.001, 0.5], [5.0, 5.0]])
+    rect = Rect(0.001, 1.001, 0.0, 1.0)
+    assert inside(xy, rect).tolist() == []
+    assert grid_select_reference(xy, rect, 1, 1).tolist() == [[0]]
+    assert grid_hull(rect, 1, 1).x0 < rect.x0
+    assert grid_select(xy, rect, 1, 1).tolist() == [[0]]
+    assert grid_select_among(xy, inside(xy, rect), rect, 1, 1).tolist() == [[0]]
+    assert PointIndex(xy).grid_select(rect, 1, 1).tolist() == [[0]]
+    assert grid_hull(Rect(0, 2, 0, 2), 2, 2) == Rect(0, 2, 0, 2)
+
+
+def test_index_window_search_is_exact_far_from_the_origin():
+    # Enough points for the window search, in boxes whose float cell bounds overlap or reach
+    # past the box, with points on those bounds, one ulp either side, at centres, duplicated
+    # and on the box's edges. The first column holds only points on the box's left edge, so
+    # where the seed's cells reach past it, those win.
+    rng = np.random.default_rng(21)
+    edge_winners = 0
+    for rect, rows, cols in [
+        (Rect(-40057.62189252305, -40057.33869483991, 3.0, 3.5), 3, 4),
+        (Rect(0.001, 1.001, 0.0, 1.0), 4, 4),
+        (Rect(714808.5531751388, 714815.8497298735, -1.0, 6.0), 5, 2),
+    ]:
+        assert grid_hull(rect, rows, cols) != rect or rows == 5
+        px, py = (rect.x1 - rect.x0) / cols, (rect.y1 - rect.y0) / rows
+        cx = rect.x0 + px * np.arange(cols) + px / 2
+        cy = rect.y1 - py * np.arange(rows) - py / 2
+        xs = np.concatenate([cx - px / 2, cx + px / 2, cx, [rect.x1]])
+        ys = np.concatenate([cy - py / 2, cy + py / 2, cy, [rect.y0, rect.y1]])
+        n = 30_000
+        xy = np.column_stack([rng.uniform(rect.x0, rect.x1, n), rng.uniform(rect.y0, rect.y1, n)])
+        special = rng.random(n) < 0.2
+        pick_x = np.nextafter(rng.choice(xs, n), rng.choice([-np.inf, np.inf], n))
+        pick_x = np.where(rng.random(n) < 0.3, rng.choice(xs, n), pick_x)
+        pick_y = np.where(rng.random(n) < 0.5, rng.choice(ys, n), xy[:, 1])
+        xy[special] = np.column_stack([pick_x, pick_y])[special]
+        xy[xy[:, 0] < cx[1] - px / 2, 0] = rect.x0  # the first column: on the box's edge only
+        xy[-50:] = xy[:50]  # duplicates: ties go to the smaller index
+        expected = grid_select_reference(xy, rect, rows, cols)
+        assert np.array_equal(PointIndex(xy).grid_select(rect, rows, cols), expected)
+        assert np.array_equal(grid_select(xy, rect, rows, cols), expected)
+        edge_winners += int(np.isin(expected, np.flatnonzero(xy[:, 0] == rect.x0)).sum())
+    assert edge_winners  # the seed's float bounds put a winner on the box's edge
+
+
+def _plain_bin(xy, labels, view, width, height, k):
+    """The binning by its definition: one mask, one bincount of cells, one of cell labels."""
+    col = np.floor((xy[:, 0] - view.x0) * (width / view.width))
+    row = np.floor((view.y1 - xy[:, 1]) * (height / view.height))
+    ok = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+    flat = (row[ok] * width + col[ok]).astype(np.int64)
+    counts = np.bincount(flat, minlength=width * height)
+    by_label = np.bincount(flat * k + labels[ok], minlength=width * height * k)
+    return counts.reshape(height, width), by_label.reshape(height, width, k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cloud=awkward_cloud(max_points=120), chunk=st.integers(1, 40), size=st.integers(1, 30))
+def test_passes_a_chunk_at_a_time_equal_the_whole_array_definitions(cloud, chunk, size):
+    xy, labels, rect, rows, cols = cloud
+    with patch.object(grid, "CHUNK", chunk):
+        assert inside(xy, rect).tolist() == _plain_list(xy, rect, None, "index").tolist()
+        points = select_box(xy, rect, rows, cols)
+        assert points.inside.tolist() == inside(xy, rect).tolist()
+        assert points.near.tolist() == inside(xy, grid_hull(rect, rows, cols)).tolist()
+        expected = grid_select_reference(xy, rect, rows, cols)
+        assert np.array_equal(grid_select(xy, rect, rows, cols), expected)
+        assert np.array_equal(grid_select_among(xy, points, rect, rows, cols), expected)
+        pairs = grid_candidates(xy, points.near, rect, rows, cols)
+        assert set(zip(pairs[0].tolist(), pairs[1].tolist(), strict=True)) == _seed_pairs(
+            xy, rect, rows, cols
+        )
+        if len(xy):
+            lo, hi = xy.min(axis=0), xy.max(axis=0)  # bounds by its definition
+            pad = np.maximum(hi - lo, 1e-9) * 0.03
+            got = bounds(xy)
+            assert got == Rect(lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+            view = rect if size % 2 else got
+            counts, by_label = _plain_bin(xy, labels, view, size, size + 3, 4)
+            binned = bin_points(xy, labels, view, size, size + 3, 4)
+            assert np.array_equal(binned.counts, counts)
+            full = counts > 0
+            assert np.array_equal(binned.majority[full], by_label.argmax(axis=2)[full])
+            assert (binned.majority[~full] == EMPTY).all()

@@ -69,3 +69,23 @@ def test_app_does_not_import_the_cli():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 assert node.module != "digitmap_tui.cli", f"{path.name} imports digitmap_tui.cli"
+
+
+@pytest.mark.parametrize(
+    "args, status", [(["--help"], 0), (["--version"], 0), (["--no-such-flag"], 2)]
+)
+def test_small_commands_import_no_numpy_textual_or_rich(args, status):
+    """`digitmap --help`, `--version` and a flag error, as a user runs them, per -X importtime."""
+    import re
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "digitmap_tui", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == status
+    names = re.findall(r"import time:\s+\d+ \|\s+\d+ \| *(\S+)", done.stderr)
+    assert "digitmap_tui.cli" in names  # the report is there: the check below is real
+    loaded = {n.split(".")[0] for n in names}
+    assert loaded.isdisjoint({"numpy", "textual", "rich", *HEAVY}), sorted(loaded)
