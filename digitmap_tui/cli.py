@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not p
     from digitmap_tui.inputs import Inputs
     from digitmap_tui.render import RenderRequest
 
-SUBCOMMANDS = ("explore", "render", "embed")
+SUBCOMMANDS = ("explore", "render", "embed", "plot", "serve", "completion")
 COLOR_CHOICES = ("auto", "16", "256", "truecolor", "none")
 #: --colors as a Rich/Textual colour system.
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(embed)
     embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
     embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _add_plot_parser(subs)
+    _add_serve_parser(subs)
+    _add_completion_parser(subs)
     return parser
 
 
@@ -307,6 +310,93 @@ def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> Rend
     )
 
 
+# --------------------------------------------------------------------------- digitmap plot
+
+
+def _add_plot_parser(subs: Any) -> None:
+    plot = subs.add_parser(
+        "plot",
+        help="write a report figure (map, box, images) as .png, .svg or .pdf",
+        description="The seed notebook's figures with matplotlib (pip install"
+        " 'digitmap-tui[plot]'): the map coloured by label with the box, and the images the"
+        " box selects (exactly those `digitmap render --json` lists), each with its index and"
+        " L:label.",
+    )
+    _add_data_options(plot)
+    plot.add_argument("--view", metavar="X0,X1,Y0,Y1", help="region of the map (default: all)")
+    plot.add_argument("--box", metavar="X0,X1,Y0,Y1", help="selection box (default: middle fifth)")
+    plot.add_argument("--grid", metavar="ROWSxCOLS", default="4x4", help="grid cells (default 4x4)")
+    plot.add_argument("--list", action="store_true", help="every point in the box, sorted")
+    plot.add_argument(
+        "--sort", choices=("index", "x", "y", "label"), default="x", help="list order (default x)"
+    )
+    plot.add_argument(
+        "--width", type=_positive_int("--width", 8, 1000), help="as render's: sets the default box"
+    )
+    plot.add_argument(
+        "--height",
+        type=_positive_int("--height", 4, 1000),
+        help="as render's: sets the default box",
+    )
+    plot.add_argument("--bookmark", metavar="NAME", help="plot a saved bookmark")
+    plot.add_argument(
+        "--twin",
+        nargs="?",
+        const="auto",
+        metavar="METHOD",
+        help="the map of another method beside it, the selection highlighted in both"
+        " (default: UMAP beside t-SNE, t-SNE beside anything else)",
+    )
+    plot.add_argument(
+        "--max-images",
+        type=_positive_int("--max-images", 1, 10000),
+        default=100,
+        help="list mode: at most this many images (default 100)",
+    )
+    plot.add_argument("--out", metavar="FILE", required=True, help="FILE.png, FILE.svg or FILE.pdf")
+    plot.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from digitmap_tui.figures import (
+        figure_path_format,
+        require_matplotlib,
+        save_figure,
+        selection_figure,
+    )
+    from digitmap_tui.grid import Rect, parse_grid
+    from digitmap_tui.inputs import apply_bookmark_params, find_bookmark, load_inputs
+    from digitmap_tui.render import RenderRequest
+    from digitmap_tui.text import safe
+
+    # Flags, the output name and the extra first: nothing is computed for a figure not written.
+    out = Path(args.out)
+    figure_path_format(out)
+    if out.is_dir():
+        raise InputError(f"--out {safe(args.out)}: is a directory, not a file")
+    if out.exists() and not args.force:
+        raise InputError(f"--out {safe(args.out)}: file exists (use --force to overwrite)")
+    request = RenderRequest(
+        view=parse_view(args.view) if args.view else None,
+        box=Rect.parse(args.box, "--box") if args.box else None,
+        grid=parse_grid(args.grid),
+        list_mode=args.list,
+        sort=args.sort,
+        width=args.width,
+        height=args.height,
+    )
+    require_matplotlib()
+    inputs = load_inputs(args)
+    if args.bookmark:
+        state = find_bookmark(inputs, args.bookmark)
+        apply_bookmark_params(inputs, state)
+        request = request_from_bookmark(request, state)
+    fig = selection_figure(inputs, request, twin=args.twin or False, max_images=args.max_images)
+    save_figure(fig, out, force=args.force)
+    sys.stderr.write(f"digitmap: wrote {safe(args.out)}\n")
+    return 0
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     if args.embedding:
         raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
@@ -357,12 +447,26 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def under_web_driver() -> bool:
+    """Whether Textual will draw through its web driver (``digitmap serve``, ``textual serve``).
+
+    textual-serve starts the app as a subprocess with pipes, not a terminal, and names the
+    driver in ``TEXTUAL_DRIVER``; the browser is the terminal then.
+    """
+    return "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
+    web = under_web_driver()
+    if web and (args.print_selection or args.print_json):
+        # stdout carries the web driver's protocol: printing on it would corrupt the page.
+        raise InputError("--print-selection/--print-json: not available in the browser")
     # Textual draws on stderr on Linux; without a terminal there it would hang writing escape codes.
-    if not has_terminal():
+    if not web and not has_terminal():
         raise InputError(
             "the explorer needs a terminal (stdin and stderr must be a TTY); "
-            "for scripts use `digitmap render` (add --json for machine-readable output)"
+            "for scripts use `digitmap render` (add --json for machine-readable output), "
+            "for a browser `digitmap serve`"
         )
     from dataclasses import replace
 
@@ -399,6 +503,138 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return int(app.return_code or 0)
 
 
+# --------------------------------------------------------------------------- digitmap serve
+
+#: Flags of `digitmap serve` itself; every other flag goes to the explorer it serves.
+SERVE_FLAGS = {"--host": True, "--port": True, "--public": False, "--debug-server": False}
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _add_serve_parser(subs: Any) -> None:
+    serve = subs.add_parser(
+        "serve",
+        help="serve the explorer to a web browser (pip install 'digitmap-tui[serve]')",
+        description="Serve the explorer with textual-serve: each browser tab that opens the"
+        " page runs its own explorer on this machine. Local only by default; there is no"
+        " authentication, so --public is needed to listen on other addresses.",
+    )
+    _add_data_options(serve)
+    _add_view_options(serve)
+    serve.add_argument("--bookmark", metavar="NAME", help="open a saved bookmark")
+    serve.add_argument("--debug", action="store_true", help="show tracebacks in the explorer")
+    net = serve.add_argument_group("server")
+    net.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    net.add_argument(
+        "--port", type=_positive_int("--port", 1, 65535), default=8000, help="port (default 8000)"
+    )
+    net.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a non-local --host (anyone who reaches it gets the explorer: no login)",
+    )
+
+
+def is_local_host(host: str) -> bool:
+    """Whether ``host`` names this machine only (loopback), so nobody else can connect."""
+    import ipaddress
+
+    if host.lower() in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def explorer_command(argv: Sequence[str]) -> list[str]:
+    """The explorer's command line for ``serve``: this Python, this package, the same flags."""
+    forwarded: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        name = word.split("=", 1)[0]
+        if name in SERVE_FLAGS:
+            skip = SERVE_FLAGS[name] and "=" not in word
+            continue
+        forwarded.append(word)
+    return [sys.executable, "-m", "digitmap_tui", "explore", *forwarded]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import shlex
+    import signal
+
+    from digitmap_tui.text import safe
+
+    local = is_local_host(args.host)
+    if not local and not args.public:
+        raise InputError(
+            f"--host {safe(args.host)}: not a local address; the server has no authentication,"
+            " add --public to serve it to the network anyway"
+        )
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise InputError(
+            "digitmap serve needs textual-serve: pip install 'digitmap-tui[serve]'"
+        ) from None
+    from digitmap_tui.inputs import find_bookmark, load_inputs
+
+    # Check the data and flags here, once, rather than in every browser tab.
+    inputs = load_inputs(args)
+    if args.bookmark:
+        find_bookmark(inputs, args.bookmark)
+    del inputs
+    if not local:
+        sys.stderr.write(
+            f"digitmap: warning: serving on {safe(args.host)}:{args.port} with no authentication:"
+            " anyone who can reach it runs the explorer as you\n"
+        )
+    command = shlex.join(explorer_command(getattr(args, "argv", [])))
+    server = Server(command, host=args.host, port=args.port, title="digitmap")
+    # A hang-up (a dropped SSH session) stops the server as Ctrl+C does, ending its explorers.
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    server.serve()
+    return 0
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def _add_completion_parser(subs: Any) -> None:
+    completion = subs.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Print a completion script, e.g. `digitmap completion bash >"
+        " ~/.local/share/bash-completion/completions/digitmap` or, for zsh, into a"
+        " directory on $fpath as _digitmap.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    parser = build_parser()
+    _mark_paths(parser, shtab)
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
+def _mark_paths(parser: argparse.ArgumentParser, shtab: Any) -> None:
+    """Complete file names after --data, --out ... and directories after --cache-dir."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _mark_paths(sub, shtab)
+        elif action.metavar in ("PATH", "FILE"):
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+        elif action.metavar == "DIR":
+            action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+
+
 def _join_negative_values(argv: list[str]) -> list[str]:
     """``--box -55,-20,-30,-5`` as typed: argparse would take ``-55,...`` for a flag.
 
@@ -430,9 +666,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "explore")
-    args = build_parser().parse_args(_join_negative_values(argv))
+    argv = _join_negative_values(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv[1:]  # as typed after the subcommand (serve forwards it to the explorer)
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
-    handlers = {"explore": cmd_explore, "render": cmd_render, "embed": cmd_embed}
+    handlers = {
+        "explore": cmd_explore,
+        "render": cmd_render,
+        "embed": cmd_embed,
+        "plot": cmd_plot,
+        "serve": cmd_serve,
+        "completion": cmd_completion,
+    }
     try:
         return handlers[args.command](args)
     except InputError as exc:

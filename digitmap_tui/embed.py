@@ -425,15 +425,17 @@ class _TqdmSink:
 def _import_umap(progress: ProgressFn | None) -> Any:
     if "umap" not in sys.modules and progress is not None:
         progress(0.0, UMAP_IMPORT_PHASE)
-    if _cache_all_numba_functions:
-        _cache_numba_by_default()
     try:
+        # numba first: it is umap-learn's dependency, and the caching patch needs it too.
+        if _cache_all_numba_functions:
+            _cache_numba_by_default()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import umap
     except ImportError as exc:
+        missing = f" ({exc.name} is missing)" if exc.name and exc.name != "umap" else ""
         raise MissingLibraryError(
-            f"UMAP needs umap-learn: pip install {_PIP_NAMES['umap']}"
+            f"UMAP needs umap-learn{missing}: pip install {_PIP_NAMES['umap']}"
         ) from exc
     return umap
 

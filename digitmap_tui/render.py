@@ -85,11 +85,16 @@ def selection_indices(
     return grid, chosen
 
 
+def resolve_headless(coords: np.ndarray, request: RenderRequest) -> Resolved:
+    """The view and box without a terminal (``render --json``, figures): a 100×26 map."""
+    return resolve(coords, request, (request.width or 100, (request.height or 26) + 4))
+
+
 def render_json(
     dataset: Any, coords: np.ndarray, request: RenderRequest, source: str
 ) -> dict[str, Any]:
     """One JSON-ready object for scripts: the view, the box, the grid and the selection."""
-    r = resolve(coords, request, (request.width or 100, (request.height or 26) + 4))
+    r = resolve_headless(coords, request)
     labels = dataset.labels
     grid, chosen = selection_indices(coords, labels, r.box, request)
     hist = label_histogram(labels, chosen, dataset.n_labels)
