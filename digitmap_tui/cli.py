@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not p
     from digitmap_tui.render import RenderRequest
 
 SUBCOMMANDS = ("explore", "render", "embed", "plot", "serve", "completion")
-COLOR_CHOICES = ("auto", "16", "256", "truecolor", "none")
+COLOR_CHOICES = ("auto", "always", "16", "256", "truecolor", "none")
 #: --colors as a Rich/Textual colour system.
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
 
@@ -67,6 +67,17 @@ def _float(flag: str):  # type: ignore[no-untyped-def]
         return value
 
     return parse
+
+
+class _DeprecatedColor(argparse.Action):
+    """``render --color auto|always|never``: an alias of ``--colors auto|always|none``."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        sys.stderr.write(
+            "digitmap: warning: --color is deprecated; use --colors (auto, always, none,"
+            " 16, 256 or truecolor)\n"
+        )
+        namespace.colors = {"never": "none"}.get(values, values)
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -131,16 +142,40 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
         "--colors",
         choices=COLOR_CHOICES,
         default="auto",
-        help="colour depth: auto (from TERM, COLORTERM, NO_COLOR), 16, 256, truecolor or none",
+        help="colour: auto (from TERM, COLORTERM, NO_COLOR), always (even into a pipe),"
+        " 16, 256, truecolor or none",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, subcommands included."""
-    parser = _Parser(
+class _TopParser(_Parser):
+    """The top-level parser: its help also lists the explorer's options (plain ``digitmap``)."""
+
+    explore: argparse.ArgumentParser | None = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.explore is None:
+            return text
+        sections = self.explore.format_help().split("\n\n")[1:]  # without its usage line
+        for i, section in enumerate(sections):
+            if section.startswith("options:"):
+                lines = section.splitlines()[1:]
+                lines = [ln for ln in lines if not ln.lstrip().startswith("-h, --help")]
+                sections[i] = "\n".join(["view and session:", *lines])
+        return (
+            f"{text}\nexplorer options (plain `digitmap` is `digitmap explore`):\n\n"
+            + "\n\n".join(sections)
+        )
+
+
+def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The full parser, subcommands included; ``defaults`` (from the config file) win over
+    the built-in defaults of the options that exist."""
+    parser = _TopParser(
         prog="digitmap",
+        usage="digitmap [explorer options]\n       digitmap {%s} ..." % ",".join(SUBCOMMANDS),
         description="Explore 2-D embeddings (t-SNE, UMAP, PCA) of image datasets in the terminal.",
-        epilog="With no subcommand, digitmap opens the explorer (options: digitmap explore --help).",
+        epilog="Settings: ~/.config/digitmap-tui/config.toml (see the README).",
     )
     parser.add_argument("--version", action="version", version=f"digitmap {__version__}")
     subs = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -171,8 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--height", type=_positive_int("--height", 4, 1000), help="map height in cells"
     )
     render.add_argument("--json", action="store_true", help="print one JSON object for scripts")
-    render.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour output"
+    render.add_argument(  # the one colour flag is --colors; --color stays for old scripts
+        "--color",
+        choices=("auto", "always", "never"),
+        action=_DeprecatedColor,
+        help=argparse.SUPPRESS,
     )
     render.add_argument(
         "--bookmark", metavar="NAME", help="render a saved bookmark (view, box, grid, mode)"
@@ -193,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(subs)
     _add_serve_parser(subs)
     _add_completion_parser(subs)
+    parser.explore = explore
+    for sub in subs.choices.values():
+        dests = {action.dest for action in sub._actions}
+        sub.set_defaults(**{k: v for k, v in (defaults or {}).items() if k in dests})
     return parser
 
 
@@ -234,11 +276,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    color = {"always": True, "never": False}.get(args.color)
+    color = None
     if args.colors == "none":
         color = False
     elif args.colors != "auto":
-        color = True  # an explicit depth means colours, even into a pipe
+        color = True  # "always" or an explicit depth: colours, even into a pipe
     console = Console(
         file=sys.stdout,
         force_terminal=True if color else None,
@@ -485,7 +527,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         glyphs=args.glyphs,
         debug=args.debug,
         color=None if args.colors == "auto" else args.colors != "none",
-        color_system=args.colors,
+        color_system="auto" if args.colors == "always" else args.colors,
     )
     inputs = load_inputs(args)
     if args.bookmark:
@@ -661,13 +703,27 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def config_defaults(command: str) -> dict[str, str]:
+    """The config file's defaults for a command that takes them (none for --help, completion)."""
+    if command not in ("explore", "render", "embed", "plot", "serve"):
+        return {}
+    from digitmap_tui.config import load_config
+
+    return load_config().defaults()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digitmap`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "explore")
     argv = _join_negative_values(argv)
-    args = build_parser().parse_args(argv)
+    try:
+        defaults = config_defaults(argv[0])
+    except InputError as exc:
+        sys.stderr.write(f"digitmap: error: {_one_line(str(exc))}\n")
+        return 2
+    args = build_parser(defaults).parse_args(argv)
     args.argv = argv[1:]  # as typed after the subcommand (serve forwards it to the explorer)
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
     handlers = {

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -568,3 +569,29 @@ def _monotonic(progress: ProgressFn | None) -> ProgressFn:
             progress(best, phase)
 
     return report
+
+
+# --- `from digitmap_tui import embed` --------------------------------------------------------
+
+
+class _EmbedModule(types.ModuleType):
+    """This module is also the API's ``embed`` function (``digitmap_tui.api.embed``).
+
+    The public API is ``from digitmap_tui import embed``, and ``digitmap_tui.embed`` is this
+    module: whichever is imported first, the package attribute ends up as the module, so the
+    module itself is made callable rather than letting import order decide what a name means.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        from digitmap_tui.api import embed
+
+        return embed(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        from digitmap_tui.api import embed
+
+        return inspect.signature(embed)
+
+
+sys.modules[__name__].__class__ = _EmbedModule

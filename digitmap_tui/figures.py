@@ -17,6 +17,7 @@ blank grid cell): tests read the figure back by it, and SVG output keeps it as t
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ def require_matplotlib() -> Any:
     """The matplotlib module, or a one-line MissingLibraryError naming the extra."""
     try:
         import matplotlib
-        import matplotlib.figure  # noqa: F401 - the submodule the figures are built on
+        import matplotlib.figure  # the submodule the figures are built on
     except ImportError as exc:
         raise MissingLibraryError(
             "figures need matplotlib: pip install 'digitmap-tui[plot]'"
@@ -56,7 +57,7 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def figure_path_format(path: str | Path) -> str:
+def figure_path_format(path: str | os.PathLike[str]) -> str:
     """The file format from the name's suffix (.png, .svg or .pdf), or an InputError."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
@@ -115,13 +116,14 @@ def selection_figure(
         shown = [int(i) for i in chosen[:max_images]]
         cols = max(1, min(10, len(shown)))
         rows = max(1, math.ceil(len(shown) / cols))
-        slots = [shown[r * cols : (r + 1) * cols] for r in range(rows)]
+        slots = [list[int | None](shown[r * cols : (r + 1) * cols]) for r in range(rows)]
     maps = 1 if twin_coords is None else 2
     image_width = min(9.0, max(3.0, 0.85 * cols))
     image_height = min(12.0, max(3.0, 0.85 * rows))
     height = max(5.5, image_height)
     fig = Figure(figsize=(6.5 * maps + image_width, height), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[6.5 * maps, image_width])
+    parts: Any = fig.subfigures(1, 2, width_ratios=[6.5 * maps, image_width])
+    left, right = parts
 
     hist = label_histogram(labels, chosen, dataset.n_labels)
     source = describe_source(inputs)
