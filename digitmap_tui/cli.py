@@ -173,7 +173,7 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
     the built-in defaults of the options that exist."""
     parser = _TopParser(
         prog="digitmap",
-        usage="digitmap [explorer options]\n       digitmap {%s} ..." % ",".join(SUBCOMMANDS),
+        usage=f"digitmap [explorer options]\n       digitmap {{{','.join(SUBCOMMANDS)}}} ...",
         description="Explore 2-D embeddings (t-SNE, UMAP, PCA) of image datasets in the terminal.",
         epilog="Settings: ~/.config/digitmap-tui/config.toml (see the README).",
     )

@@ -67,7 +67,7 @@ def test_grid_images_are_render_jsons_grid(cache_dir, args):
 
 def _api_options(args):
     options = {}
-    pairs = dict(zip(args[::2], args[1::2]))
+    pairs = dict(zip(args[::2], args[1::2], strict=True))
     if "--box" in pairs:
         options["box"] = tuple(float(v) for v in pairs["--box"].split(","))
     if "--view" in pairs:
