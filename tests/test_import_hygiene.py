@@ -24,8 +24,11 @@ CORE = [
     "digitmap_tui.cli",
     "digitmap_tui.inputs",
     "digitmap_tui.text",
+    "digitmap_tui.api",
+    "digitmap_tui.figures",
+    "digitmap_tui.config",
 ]
-HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
+HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent", "matplotlib"]
 
 
 @pytest.mark.parametrize("module", CORE)
