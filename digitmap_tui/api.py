@@ -211,7 +211,7 @@ def as_dataset(
             _check_count(label_array, "labels", image_array.shape[0], "images")
     except InputError as exc:
         raise InputError(str(exc).replace("--shape HxW", "shape=(H, W)")) from None
-    dataset = Dataset(images=image_array, labels=label_array, name="array")
+    dataset = Dataset(images=image_array, labels=label_array, name="images")
     if value_range is not None:
         dataset._memo["value_range"] = value_range
     return dataset
@@ -264,7 +264,7 @@ def make_inputs(
         embed_params,
         store if store is not None else EmbeddingCache(None),
         coords,
-        "array" if coords is not None else None,
+        "(given)" if coords is not None else None,
     )
 
 

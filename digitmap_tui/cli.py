@@ -175,7 +175,7 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
         prog="digitmap",
         usage=f"digitmap [explorer options]\n       digitmap {{{','.join(SUBCOMMANDS)}}} ...",
         description="Explore 2-D embeddings (t-SNE, UMAP, PCA) of image datasets in the terminal.",
-        epilog="Settings: ~/.config/digitmap-tui/config.toml (see the README).",
+        epilog="Defaults come from config.toml in the user config directory (see the README).",
     )
     parser.add_argument("--version", action="version", version=f"digitmap {__version__}")
     subs = parser.add_subparsers(dest="command", parser_class=_Parser)

@@ -159,6 +159,10 @@ def selection_figure(
             ax = right.add_subplot(panel[r, c])
             if index is None:  # a blank cell, framed faintly so the grid stays readable
                 ax.set_gid(EMPTY_GID)
+                h, w = dataset.image_shape
+                ax.set_xlim(-0.5, w - 0.5)
+                ax.set_ylim(h - 0.5, -0.5)
+                ax.set_aspect("equal")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 for spine in ax.spines.values():

@@ -115,7 +115,7 @@ def test_explore_in_a_terminal_returns_the_selection(cache_dir, tmp_path):
     )
     command = [sys.executable, str(script)]
     with PtyProgram([], program_env(cache_dir), command=command) as prog:
-        prog.wait_for(lambda p: "array" in p.lines()[0], 60, "the title")
+        prog.wait_for(lambda p: "images (1797)" in p.lines()[0], 60, "the title")
         prog.read_until_quiet(0.3)
         prog.send("q")
         assert prog.wait_exit(20) == 0

@@ -120,7 +120,10 @@ def test_the_sdist_ships_a_test_suite_that_collects(tmp_path):
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
         top = names[0].split("/")[0]
-        tar.extractall(tmp_path / "unpacked", filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12: refuse links out and the like
+            tar.extractall(tmp_path / "unpacked", filter="data")
+        else:  # pragma: no cover - our own archive, just built
+            tar.extractall(tmp_path / "unpacked")
     shipped = {n.split("/", 1)[1] for n in names if "/" in n}
     for needed in (
         "LICENSE",
