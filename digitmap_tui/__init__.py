@@ -1,3 +1,35 @@
-"""digitmap-tui: a keyboard-first terminal explorer for 2-D embeddings of image datasets."""
+"""digitmap-tui: a keyboard-first terminal explorer for 2-D embeddings of image datasets.
+
+The Python API, ``from digitmap_tui import embed, explore, plot``, is loaded on first use:
+``import digitmap_tui`` itself stays as cheap as ``digitmap --version`` needs it to be.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from digitmap_tui.api import NoTerminalError, embed, explore, plot
+
+_API = ("embed", "explore", "plot", "NoTerminalError")
+__all__ = ["NoTerminalError", "__version__", "embed", "explore", "plot"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "embed":
+        # digitmap_tui.embed is also a module (the methods); that module is callable as the
+        # API function, so the name means one object whatever was imported first.
+        import importlib
+
+        return importlib.import_module("digitmap_tui.embed")
+    if name in _API:
+        from digitmap_tui import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'digitmap_tui' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

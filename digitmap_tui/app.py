@@ -259,9 +259,9 @@ class DigitmapApp(compat.GuardedApp, App[int]):
 
     @property
     def selection(self) -> np.ndarray:
-        """What the explorer selects now (printed by ``--print-selection`` at exit)."""
+        """What the explorer selects now, in list order (printed by ``--print-selection``)."""
         s = self.session
-        return s.shown() if s.ready else np.zeros(0, dtype=np.int64)
+        return s.selected() if s.ready else np.zeros(0, dtype=np.int64)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands, then every action of the key table by name."""

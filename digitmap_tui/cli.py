@@ -28,8 +28,8 @@ if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not p
     from digitmap_tui.inputs import Inputs
     from digitmap_tui.render import RenderRequest
 
-SUBCOMMANDS = ("explore", "render", "embed", "labels")
-COLOR_CHOICES = ("auto", "16", "256", "truecolor", "none")
+SUBCOMMANDS = ("explore", "render", "embed", "labels", "plot", "serve", "completion")
+COLOR_CHOICES = ("auto", "always", "16", "256", "truecolor", "none")
 #: --colors as a Rich/Textual colour system.
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
 
@@ -75,6 +75,17 @@ def _float(flag: str):  # type: ignore[no-untyped-def]
         return value
 
     return parse
+
+
+class _DeprecatedColor(argparse.Action):
+    """``render --color auto|always|never``: an alias of ``--colors auto|always|none``."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        sys.stderr.write(
+            "digitmap: warning: --color is deprecated; use --colors (auto, always, none,"
+            " 16, 256 or truecolor)\n"
+        )
+        namespace.colors = {"never": "none"}.get(values, values)
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -159,19 +170,43 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
         "--colors",
         choices=COLOR_CHOICES,
         default="auto",
-        help="colour depth: auto (from TERM, COLORTERM, NO_COLOR), 16, 256, truecolor or none",
+        help="colour: auto (from TERM, COLORTERM, NO_COLOR), always (even into a pipe),"
+        " 16, 256, truecolor or none",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, subcommands included."""
-    parser = _Parser(
+class _TopParser(_Parser):
+    """The top-level parser: its help also lists the explorer's options (plain ``digitmap``)."""
+
+    explore: argparse.ArgumentParser | None = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.explore is None:
+            return text
+        sections = self.explore.format_help().split("\n\n")[1:]  # without its usage line
+        for i, section in enumerate(sections):
+            if section.startswith("options:"):
+                lines = section.splitlines()[1:]
+                lines = [ln for ln in lines if not ln.lstrip().startswith("-h, --help")]
+                sections[i] = "\n".join(["view and session:", *lines])
+        return (
+            f"{text}\nexplorer options (plain `digitmap` is `digitmap explore`):\n\n"
+            + "\n\n".join(sections)
+        )
+
+
+def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The full parser, subcommands included; ``defaults`` (from the config file) win over
+    the built-in defaults of the options that exist."""
+    parser = _TopParser(
         prog="digitmap",
+        usage=f"digitmap [explorer options]\n       digitmap {{{','.join(SUBCOMMANDS)}}} ...",
         description="Explore 2-D embeddings (t-SNE, UMAP, PCA) of image datasets in the terminal.",
-        epilog="With no subcommand, digitmap opens the explorer (options: digitmap explore --help).",
+        epilog="Defaults come from config.toml in the user config directory (see the README).",
     )
     parser.add_argument("--version", action="version", version=f"digitmap {__version__}")
-    subs = parser.add_subparsers(dest="command", parser_class=_Parser)
+    subs = parser.add_subparsers(dest="command", parser_class=_Parser, prog="digitmap")
 
     explore = subs.add_parser("explore", help="open the interactive explorer (the default)")
     _add_data_options(explore)
@@ -206,8 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--height", type=_positive_int("--height", 4, 1000), help="map height in cells"
     )
     render.add_argument("--json", action="store_true", help="print one JSON object for scripts")
-    render.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour output"
+    render.add_argument(  # the one colour flag is --colors; --color stays for old scripts
+        "--color",
+        choices=("auto", "always", "never"),
+        action=_DeprecatedColor,
+        help=argparse.SUPPRESS,
     )
     render.add_argument(
         "--bookmark", metavar="NAME", help="render a saved bookmark (view, box, grid, mode)"
@@ -227,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
     embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     _add_labels_parser(subs)
+    _add_plot_parser(subs)
+    _add_serve_parser(subs)
+    _add_completion_parser(subs)
+    parser.explore = explore
+    for sub in subs.choices.values():
+        dests = {action.dest for action in sub._actions}
+        sub.set_defaults(**{k: v for k, v in (defaults or {}).items() if k in dests})
     return parser
 
 
@@ -295,11 +340,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    color = {"always": True, "never": False}.get(args.color)
+    color = None
     if args.colors == "none":
         color = False
     elif args.colors != "auto":
-        color = True  # an explicit depth means colours, even into a pipe
+        color = True  # "always" or an explicit depth: colours, even into a pipe
     console = Console(
         file=sys.stdout,
         force_terminal=True if color else None,
@@ -384,6 +429,95 @@ def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> Rend
         sort=saved.sort,
         mode=saved.mode,
     )
+
+
+# --------------------------------------------------------------------------- digitmap plot
+
+
+def _add_plot_parser(subs: Any) -> None:
+    plot = subs.add_parser(
+        "plot",
+        help="write a report figure (map, box, images) as .png, .svg or .pdf",
+        description="The seed notebook's figures with matplotlib (pip install"
+        " 'digitmap-tui[plot]'): the map coloured by label with the box, and the images the"
+        " box selects (exactly those `digitmap render --json` lists), each with its index and"
+        " L:label.",
+    )
+    _add_data_options(plot)
+    plot.add_argument("--view", metavar="X0,X1,Y0,Y1", help="region of the map (default: all)")
+    plot.add_argument("--box", metavar="X0,X1,Y0,Y1", help="selection box (default: middle fifth)")
+    plot.add_argument("--grid", metavar="ROWSxCOLS", default="4x4", help="grid cells (default 4x4)")
+    plot.add_argument("--list", action="store_true", help="every point in the box, sorted")
+    plot.add_argument(
+        "--sort", choices=("index", "x", "y", "label"), default="x", help="list order (default x)"
+    )
+    plot.add_argument(
+        "--width", type=_positive_int("--width", 8, 1000), help="as render's: sets the default box"
+    )
+    plot.add_argument(
+        "--height",
+        type=_positive_int("--height", 4, 1000),
+        help="as render's: sets the default box",
+    )
+    plot.add_argument("--bookmark", metavar="NAME", help="plot a saved bookmark")
+    plot.add_argument(
+        "--twin",
+        nargs="?",
+        const="auto",
+        metavar="METHOD",
+        help="the map of another method beside it, the selection highlighted in both"
+        " (default: UMAP beside t-SNE, t-SNE beside anything else)",
+    )
+    plot.add_argument(
+        "--max-images",
+        type=_positive_int("--max-images", 1, 10000),
+        default=100,
+        help="list mode: at most this many images (default 100)",
+    )
+    plot.add_argument("--out", metavar="FILE", required=True, help="FILE.png, FILE.svg or FILE.pdf")
+    plot.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from digitmap_tui.figures import (
+        figure_path_format,
+        require_matplotlib,
+        save_figure,
+        selection_figure,
+    )
+    from digitmap_tui.grid import Rect, parse_grid
+    from digitmap_tui.inputs import apply_bookmark_params, find_bookmark, load_inputs
+    from digitmap_tui.render import RenderRequest
+    from digitmap_tui.text import safe
+
+    # Flags, the output name and the extra first: nothing is computed for a figure not written.
+    out = Path(args.out)
+    figure_path_format(out)
+    if out.is_dir():
+        raise InputError(f"--out {safe(args.out)}: is a directory, not a file")
+    if out.exists() and not args.force:
+        raise InputError(f"--out {safe(args.out)}: file exists (use --force to overwrite)")
+    request = RenderRequest(
+        view=parse_view(args.view) if args.view else None,
+        box=Rect.parse(args.box, "--box") if args.box else None,
+        grid=parse_grid(args.grid),
+        list_mode=args.list,
+        sort=args.sort,
+        width=args.width,
+        height=args.height,
+    )
+    require_matplotlib()
+    inputs = load_inputs(args)
+    if args.bookmark:
+        state = find_bookmark(inputs, args.bookmark)
+        apply_bookmark_params(inputs, state)
+        request = request_from_bookmark(request, state)
+    fig = selection_figure(inputs, request, twin=args.twin or False, max_images=args.max_images)
+    save_figure(fig, out, force=args.force)
+    sys.stderr.write(f"digitmap: wrote {safe(args.out)}\n")
+    return 0
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -486,12 +620,26 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def under_web_driver() -> bool:
+    """Whether Textual will draw through its web driver (``digitmap serve``, ``textual serve``).
+
+    textual-serve starts the app as a subprocess with pipes, not a terminal, and names the
+    driver in ``TEXTUAL_DRIVER``; the browser is the terminal then.
+    """
+    return "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
+    web = under_web_driver()
+    if web and (args.print_selection or args.print_json):
+        # stdout carries the web driver's protocol: printing on it would corrupt the page.
+        raise InputError("--print-selection/--print-json: not available in the browser")
     # Textual draws on stderr on Linux; without a terminal there it would hang writing escape codes.
-    if not has_terminal():
+    if not web and not has_terminal():
         raise InputError(
             "the explorer needs a terminal (stdin and stderr must be a TTY); "
-            "for scripts use `digitmap render` (add --json for machine-readable output)"
+            "for scripts use `digitmap render` (add --json for machine-readable output), "
+            "for a browser `digitmap serve`"
         )
     from dataclasses import replace
 
@@ -510,7 +658,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         glyphs=args.glyphs,
         debug=args.debug,
         color=None if args.colors == "auto" else args.colors != "none",
-        color_system=args.colors,
+        color_system="auto" if args.colors == "always" else args.colors,
     )
     inputs = load_inputs(args)
     if args.bookmark:
@@ -521,7 +669,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         State.from_dict(state, inputs.dataset.n)  # a bad saved state: one line, exit 2
         options = replace(options, bookmark=state)
     app = DigitmapApp(inputs, options)
-    with stdout_on_terminal():
+    with stdout_on_terminal(enabled=not web):
         run_until_signalled(app)
     if app.return_code is not None and app.return_code >= 128:
         return int(app.return_code)  # ended by a signal: print nothing
@@ -543,10 +691,13 @@ class stdout_on_terminal:
     back afterwards for the selection to be printed to it.
     """
 
-    def __enter__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled  # not under the web driver: its stdout is the page's channel
         self.parked = -1
+
+    def __enter__(self) -> None:
         try:
-            redirected = not os.isatty(1) and os.isatty(2)
+            redirected = self.enabled and not os.isatty(1) and os.isatty(2)
         except OSError:
             redirected = False
         if redirected:
@@ -581,6 +732,138 @@ def run_until_signalled(app: Any) -> None:
         uninstall()
 
 
+# --------------------------------------------------------------------------- digitmap serve
+
+#: Flags of `digitmap serve` itself; every other flag goes to the explorer it serves.
+SERVE_FLAGS = {"--host": True, "--port": True, "--public": False, "--debug-server": False}
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _add_serve_parser(subs: Any) -> None:
+    serve = subs.add_parser(
+        "serve",
+        help="serve the explorer to a web browser (pip install 'digitmap-tui[serve]')",
+        description="Serve the explorer with textual-serve: each browser tab that opens the"
+        " page runs its own explorer on this machine. Local only by default; there is no"
+        " authentication, so --public is needed to listen on other addresses.",
+    )
+    _add_data_options(serve)
+    _add_view_options(serve)
+    serve.add_argument("--bookmark", metavar="NAME", help="open a saved bookmark")
+    serve.add_argument("--debug", action="store_true", help="show tracebacks in the explorer")
+    net = serve.add_argument_group("server")
+    net.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    net.add_argument(
+        "--port", type=_positive_int("--port", 1, 65535), default=8000, help="port (default 8000)"
+    )
+    net.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a non-local --host (anyone who reaches it gets the explorer: no login)",
+    )
+
+
+def is_local_host(host: str) -> bool:
+    """Whether ``host`` names this machine only (loopback), so nobody else can connect."""
+    import ipaddress
+
+    if host.lower() in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def explorer_command(argv: Sequence[str]) -> list[str]:
+    """The explorer's command line for ``serve``: this Python, this package, the same flags."""
+    forwarded: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        name = word.split("=", 1)[0]
+        if name in SERVE_FLAGS:
+            skip = SERVE_FLAGS[name] and "=" not in word
+            continue
+        forwarded.append(word)
+    return [sys.executable, "-m", "digitmap_tui", "explore", *forwarded]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import shlex
+    import signal
+
+    from digitmap_tui.text import safe
+
+    local = is_local_host(args.host)
+    if not local and not args.public:
+        raise InputError(
+            f"--host {safe(args.host)}: not a local address; the server has no authentication,"
+            " add --public to serve it to the network anyway"
+        )
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise InputError(
+            "digitmap serve needs textual-serve: pip install 'digitmap-tui[serve]'"
+        ) from None
+    from digitmap_tui.inputs import find_bookmark, load_inputs
+
+    # Check the data and flags here, once, rather than in every browser tab.
+    inputs = load_inputs(args)
+    if args.bookmark:
+        find_bookmark(inputs, args.bookmark)
+    del inputs
+    if not local:
+        sys.stderr.write(
+            f"digitmap: warning: serving on {safe(args.host)}:{args.port} with no authentication:"
+            " anyone who can reach it runs the explorer as you\n"
+        )
+    command = shlex.join(explorer_command(getattr(args, "argv", [])))
+    server = Server(command, host=args.host, port=args.port, title="digitmap")
+    # A hang-up (a dropped SSH session) stops the server as Ctrl+C does, ending its explorers.
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    server.serve()
+    return 0
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def _add_completion_parser(subs: Any) -> None:
+    completion = subs.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Print a completion script, e.g. `digitmap completion bash >"
+        " ~/.local/share/bash-completion/completions/digitmap` or, for zsh, into a"
+        " directory on $fpath as _digitmap.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    parser = build_parser()
+    _mark_paths(parser, shtab)
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
+def _mark_paths(parser: argparse.ArgumentParser, shtab: Any) -> None:
+    """Complete file names after --data, --out ... and directories after --cache-dir."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _mark_paths(sub, shtab)
+        elif action.metavar in ("PATH", "FILE"):
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+        elif action.metavar == "DIR":
+            action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+
+
 def _join_negative_values(argv: list[str]) -> list[str]:
     """``--box -55,-20,-30,-5`` as typed: argparse would take ``-55,...`` for a flag.
 
@@ -607,6 +890,15 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def config_defaults(command: str) -> dict[str, str]:
+    """The config file's defaults for a command that takes them (none for --help, completion)."""
+    if command not in ("explore", "render", "embed", "plot", "serve"):
+        return {}
+    from digitmap_tui.config import load_config
+
+    return load_config().defaults()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digitmap`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -615,7 +907,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "explore")
-    args = build_parser().parse_args(_join_negative_values(argv))
+    argv = _join_negative_values(argv)
+    try:
+        defaults = config_defaults(argv[0])
+    except InputError as exc:
+        sys.stderr.write(f"digitmap: error: {one_line(str(exc))}\n")
+        return 2
+    args = build_parser(defaults).parse_args(argv)
+    args.argv = argv[1:]  # as typed after the subcommand (serve forwards it to the explorer)
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
     if not debug:
         _warnings_on_one_line()
@@ -624,6 +923,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "render": cmd_render,
         "embed": cmd_embed,
         "labels": cmd_labels,
+        "plot": cmd_plot,
+        "serve": cmd_serve,
+        "completion": cmd_completion,
     }
     try:
         return handlers[args.command](args)

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -448,15 +449,17 @@ class _TqdmSink:
 def _import_umap(progress: ProgressFn | None) -> Any:
     if "umap" not in sys.modules and progress is not None:
         progress(0.0, UMAP_IMPORT_PHASE)
-    if _cache_all_numba_functions:
-        _cache_numba_by_default()
     try:
+        # numba first: it is umap-learn's dependency, and the caching patch needs it too.
+        if _cache_all_numba_functions:
+            _cache_numba_by_default()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import umap
     except ImportError as exc:
+        missing = f" ({exc.name} is missing)" if exc.name and exc.name != "umap" else ""
         raise MissingLibraryError(
-            f"UMAP needs umap-learn: pip install {_PIP_NAMES['umap']}"
+            f"UMAP needs umap-learn{missing}: pip install {_PIP_NAMES['umap']}"
         ) from exc
     return umap
 
@@ -589,3 +592,29 @@ def _monotonic(progress: ProgressFn | None) -> ProgressFn:
             progress(best, phase)
 
     return report
+
+
+# --- `from digitmap_tui import embed` --------------------------------------------------------
+
+
+class _EmbedModule(types.ModuleType):
+    """This module is also the API's ``embed`` function (``digitmap_tui.api.embed``).
+
+    The public API is ``from digitmap_tui import embed``, and ``digitmap_tui.embed`` is this
+    module: whichever is imported first, the package attribute ends up as the module, so the
+    module itself is made callable rather than letting import order decide what a name means.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        from digitmap_tui.api import embed
+
+        return embed(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        from digitmap_tui.api import embed
+
+        return inspect.signature(embed)
+
+
+sys.modules[__name__].__class__ = _EmbedModule

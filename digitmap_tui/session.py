@@ -429,6 +429,13 @@ class Session:
         """What the panel lists: the picked sub-cluster, else the box's points (ascending)."""
         return self.subset if self.subset is not None else self.selection().indices
 
+    def selected(self) -> np.ndarray:
+        """The selection in the order the user sees it (the list order): what is exported,
+        copied and printed at exit."""
+        if self.subset is not None:
+            return self.sorted(self.subset)
+        return self.selection().sorted(self.state.sort)
+
     def cells(self, size: tuple[int, int]) -> geo.Cells:
         return geo.Cells(self.view, max(1, size[0]), max(1, size[1]))
 

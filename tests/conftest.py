@@ -9,6 +9,7 @@ import pytest
 def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITMAP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("DIGITMAP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIGITMAP_CONFIG_DIR", str(tmp_path / "config"))  # no user settings
     for name in ("NO_COLOR", "DIGITMAP_DEBUG", "TEXTUAL_THEME", "TEXTUAL_ANIMATIONS", "COLORTERM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")

@@ -71,7 +71,7 @@ def program_env(cache_dir: Path, size: tuple[int, int] = (120, 40)) -> dict[str,
 
 
 class PtyProgram:
-    """``python -m digitmap_tui ARGS`` in a pseudo-terminal, its output drawn on a pyte screen.
+    """``python -m digitmap_tui ARGS`` (or ``command``) in a pseudo-terminal, drawn on pyte.
 
     ``transcript`` holds every byte the program wrote to the terminal (Textual draws on
     stderr; in a terminal stdout and stderr are the same device). No wait goes past
@@ -85,6 +85,7 @@ class PtyProgram:
         size: tuple[int, int] = (120, 40),
         lifetime: float = 60.0,
         stdout: int | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.size = size
         self.deadline = time.monotonic() + lifetime
@@ -96,7 +97,7 @@ class PtyProgram:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "digitmap_tui", *args],
+                command or [sys.executable, "-m", "digitmap_tui", *args],
                 stdin=slave,
                 stdout=slave if stdout is None else stdout,
                 stderr=slave,

@@ -29,7 +29,7 @@ async def test_export_round_trip_matches_the_engine_list_rule(cache_dir, tmp_pat
         await pilot.pause()
         await _type_path(pilot, out)
         s = app.session
-        expected = list_select(s.coords, s.box)
+        expected = list_select(s.coords, s.box, s.dataset.labels, s.state.sort)  # as listed
         assert out.exists()
         assert np.load(out, allow_pickle=False).tolist() == expected.tolist()
         before = out.read_bytes()

@@ -658,7 +658,7 @@ def test_a_file_name_with_controls_is_escaped_in_render_output(
     name = "x\x1b]0;owned\x07\x0b\x0c\u2028[red]y.npy"
     (tmp_path / name).write_bytes((corpus / "ok.npy").read_bytes())
     argv = ["render", "--data", str(tmp_path / name), "--embedding", str(corpus / "emb_ok.npy")]
-    status, out, err = run_main([*argv, "--color", "never"], capsys)
+    status, out, err = run_main([*argv, "--colors", "none"], capsys)
     assert status == 0, err
     assert all(is_safe(line) for line in out.splitlines())
     assert "x\\x1b]0;owned\\x07\\x0b\\x0c\\u2028[red]y.npy (40)" in out.splitlines()[0]
@@ -730,7 +730,7 @@ def test_no_output_line_holds_a_control_character(
         else:  # a hand-edited bookmarks file
             write_bookmark(corpus, {text: {"saved": "now", "state": {"grid": [4, 4]}}})
             argv = [*argv, "--bookmark", "nothing-by-this-name"]
-        status, out, err = run_main([*argv, "--color", "never"], capsys)
+        status, out, err = run_main([*argv, "--colors", "none"], capsys)
     assert status in (0, 2), err
     for line in (out + err).splitlines():
         assert is_safe(line), f"unescaped text in {line!r}"

@@ -181,7 +181,8 @@ def test_pca_matches_sklearn_up_to_sign(digits: np.ndarray) -> None:
     from sklearn.decomposition import PCA
 
     ours = compute_embedding(digits, EmbedParams("pca"))
-    theirs = PCA(n_components=2).fit_transform(digits.astype(np.float64))
+    # An exact SVD: scikit-learn < 1.5 picks a randomized solver for this shape (~4e-6 off).
+    theirs = PCA(n_components=2, svd_solver="full").fit_transform(digits.astype(np.float64))
     assert ours.dtype == np.float64 and ours.shape == (len(digits), 2)
     for column in range(2):
         sign = np.sign(ours[:, column] @ theirs[:, column])

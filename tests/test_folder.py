@@ -457,16 +457,14 @@ def test_pca_separates_the_colour_scenes(tmp_path: Path, capsys) -> None:
 
 def test_render_digits_folder_points_mode_and_tile_scale(tmp_path: Path, capsys) -> None:
     base = ["render", "--data", str(DIGITS_PNG), "--method", "pca", "--no-cache"]
-    code, out, _ = run_cli(
-        [*base, "--mode", "points", "--color", "always", "--colors", "256"], capsys
-    )
+    code, out, _ = run_cli([*base, "--mode", "points", "--colors", "256"], capsys)
     assert code == 0 and any(0x2800 < ord(ch) <= 0x28FF for ch in out)
     code, out, _ = run_cli(
-        [*base, "--mode", "points", "--glyphs", "ascii", "--color", "never"], capsys
+        [*base, "--mode", "points", "--glyphs", "ascii", "--colors", "none"], capsys
     )
     assert code == 0 and not any(0x2800 <= ord(ch) <= 0x28FF for ch in out)
     code, out, _ = run_cli(
-        [*base, "--tile-scale", "2", "--color", "never", "--grid", "1x2"], capsys
+        [*base, "--tile-scale", "2", "--colors", "none", "--grid", "1x2"], capsys
     )
     assert code == 0
     tile_lines = out.split("grid 1×2")[1].splitlines()[1:]

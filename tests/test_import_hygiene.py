@@ -33,8 +33,11 @@ CORE = [
     "digitmap_tui.pixels",
     "digitmap_tui.fileio",
     "digitmap_tui.lifecycle",
+    "digitmap_tui.api",
+    "digitmap_tui.figures",
+    "digitmap_tui.config",
 ]
-HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent"]
+HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent", "matplotlib"]
 
 
 @pytest.mark.parametrize("module", CORE)

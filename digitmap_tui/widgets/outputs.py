@@ -54,7 +54,7 @@ class OutputActions:
 
         s = self.session
         assert s.coords is not None
-        indices = s.shown()
+        indices = s.selected()  # in the order the user sees them
         try:
             written = export_selection(
                 path,
@@ -75,7 +75,7 @@ class OutputActions:
         passthrough when inside tmux, which swallows a bare OSC 52 by default."""
         from digitmap_tui.clipboard import osc52
 
-        indices = self.session.shown()
+        indices = self.session.selected()
         text = " ".join(str(int(i)) for i in indices)
         if os.environ.get("TMUX"):
             try:
