@@ -71,6 +71,7 @@ class Move:
     nbytes: int
     changed_cells: int
     late_bytes: int = 0  # of those, the bytes that came after a pause longer than QUIET_S
+    min_bytes: int = 0  # the fewest bytes any redraw of the changed cells needs
 
 
 @dataclass
@@ -185,7 +186,59 @@ class Terminal:
         after = self.cells()
         changed = sum(a != b for a, b in zip(before, after, strict=True))
         seconds = got[-1][0] - t0 if got else float("nan")
-        return Move(seconds, sum(len(d) for _, d in got), changed, late)
+        least = minimal_bytes(before, after, self.size[0])
+        return Move(seconds, sum(len(d) for _, d in got), changed, late, least)
+
+
+def _sgr(cell: tuple[Any, ...]) -> str:
+    """The shortest SGR sequence that sets a pyte cell's attributes from a reset state
+    (256-colour codes, as a terminal over SSH gets them)."""
+    _, fg, bg, bold, italics, underscore, _strike, reverse, *_ = cell
+    params = ["0"]
+    for on, code in ((bold, "1"), (italics, "3"), (underscore, "4"), (reverse, "7")):
+        if on:
+            params.append(code)
+    for colour, base in ((fg, 30), (bg, 40)):
+        if colour == "default":
+            continue
+        names = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
+        if colour in names:
+            params.append(str(base + names.index(colour)))
+        else:
+            params.append(f"{base + 8};5;255")  # an indexed colour: the longest form
+    return "\x1b[" + ";".join(params) + "m"
+
+
+def minimal_bytes(before: list[Any], after: list[Any], width: int, gap: int = 3) -> int:
+    """The fewest bytes a redraw of the cells that changed needs, as a lower bound for any
+    renderer: per row, runs of changed cells (joined across gaps of at most ``gap``
+    unchanged cells, which cost about as much as a cursor move), each run one cursor move,
+    then each cell's character with an SGR sequence only where its attributes differ from
+    the previous cell's."""
+    total = 0
+    height = len(after) // width
+    for y in range(height):
+        row = range(y * width, (y + 1) * width)
+        xs = [i - y * width for i in row if before[i] != after[i]]
+        if not xs:
+            continue
+        runs = [[xs[0], xs[0]]]
+        for x in xs[1:]:
+            if x - runs[-1][1] - 1 <= gap:
+                runs[-1][1] = x
+            else:
+                runs.append([x, x])
+        for x0, x1 in runs:
+            total += len(f"\x1b[{y + 1};{x0 + 1}H")
+            last = None
+            for x in range(x0, x1 + 1):
+                cell = after[y * width + x]
+                attrs = cell[1:]
+                if attrs != last:
+                    total += len(_sgr(cell))
+                    last = attrs
+                total += len(cell[0].encode("utf-8"))
+    return total
 
 
 @dataclass
@@ -264,6 +317,9 @@ def summarise(moves: list[Move]) -> dict[str, Any]:
         "ms": spread([m.seconds for m in timed], 1000),
         "bytes": spread([m.nbytes for m in timed]),
         "changed_cells": spread([m.changed_cells for m in timed]),
+        "min_bytes": spread([m.min_bytes for m in timed]),
+        # bytes sent per move over the fewest a redraw of the changed cells needs
+        "bytes_ratio": spread([m.nbytes / max(1, m.min_bytes) for m in timed]),
         "moves": len(timed),
         "no_redraw": len(moves) - len(timed),
         "late_redraws": sum(1 for m in moves if m.late_bytes),

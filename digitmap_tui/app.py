@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from textual import work
 from textual.app import App, SystemCommand
-from textual.filter import LineFilter
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -272,8 +272,12 @@ class DigitmapApp(compat.GuardedApp, App[int]):
 
     # ----- errors inside the app ---------------------------------------------------------------------
     def get_line_filters(self) -> Sequence[LineFilter]:
-        # NO_COLOR and --colors none: the greys of Textual's filter, through the fixed one.
-        return compat.line_filters(list(super().get_line_filters()))
+        """Textual's filters, less ANSIToTruecolor: the map and tiles use no 16-colour ANSI
+        codes for it to turn into the theme's colours, and running it over every segment of
+        every refreshed line costs about a millisecond per key. NO_COLOR keeps Textual's
+        greys (through the fixed monochrome filter)."""
+        filters = [f for f in super().get_line_filters() if not isinstance(f, ANSIToTruecolor)]
+        return compat.line_filters(filters)
 
     def report_error(self, error: Exception) -> bool:
         """Show a failed operation as a notification; False (let it propagate) under --debug

@@ -689,6 +689,7 @@ class PointIndex:
                     table[1:, 1:, lb] = counts.cumsum(axis=0).cumsum(axis=1)
         self._table = table
         self._last_inside: list[tuple[Rect, tuple[int, np.ndarray, np.ndarray]]] = []
+        self._ranges: dict[tuple[int, float, float], tuple[int, int]] = {}
 
     @property
     def nbytes(self) -> int:
@@ -742,11 +743,20 @@ class PointIndex:
         return self._prefix(1, minus_row, np.arange(-height, 1), "right")
 
     def _open_range(self, axis: int, lo: float, hi: float) -> tuple[int, int]:
-        """Ranks along ``axis`` of the points with ``lo < v < hi``: ``[start, stop)``."""
+        """Ranks along ``axis`` of the points with ``lo < v < hi``: ``[start, stop)``.
 
-        start = int(self._prefix(axis, _same, np.array([lo]), "right")[0])
-        stop = int(self._prefix(axis, _same, np.array([hi]), "left")[0])
-        return start, max(start, stop)
+        A box's count, histogram and grid each ask for the same two ranges: the last few
+        answers are kept."""
+        key = (axis, lo, hi)
+        found = self._ranges.get(key)
+        if found is None:
+            start = int(self._prefix(axis, _same, np.array([lo]), "right")[0])
+            stop = int(self._prefix(axis, _same, np.array([hi]), "left")[0])
+            found = (start, max(start, stop))
+            if len(self._ranges) >= 8:
+                self._ranges.pop(next(iter(self._ranges)))
+            self._ranges[key] = found
+        return found
 
     # ----- binning -------------------------------------------------------------------------
     def bin(self, view: Rect, width: int, height: int) -> BinnedMap:

@@ -58,6 +58,10 @@ PURITY_COLORS = ("#d62728", "#e8702a", "#e5ae38", "#bcbd22", "#7cc242", "#2ca02c
 
 BOX_BG = "#2a3550"
 BOX_EDGE = Style(color="#ffffff", bold=True)
+#: The box's tint with and without colour (module constants: equal cells are then the same
+#: objects, which is what makes comparing a row before and after a box move cheap).
+BOX_TINT = (Style(reverse=True), Style(bgcolor=BOX_BG))
+BOX_CORNER = (BOX_EDGE + BOX_TINT[0], BOX_EDGE + BOX_TINT[1])
 EMPTY_CELL = " "
 
 
@@ -298,14 +302,15 @@ def overlay_box(
     last_col = box_col + box_w - 1
     top = y == box_row
     bottom = y == box_row + box_h - 1
-    tint = Style(bgcolor=BOX_BG) if color else Style(reverse=True)
+    tint = BOX_TINT[color]
+    corner_style = BOX_CORNER[color]
     framed = box_w >= 2 and box_h >= 2
     for x in range(box_col, min(last_col + 1, len(out))):
         ch, style = out[x]
         at = (2 * (not top) + (x == last_col)) if (top or bottom) else -1
         if framed and at >= 0 and x in (box_col, last_col) and corners[at]:
             corner = ("┌┐" if top else "└┘")[x == last_col]
-            out[x] = (corner, BOX_EDGE + tint)
+            out[x] = (corner, corner_style)
         else:
             out[x] = (ch, (style + tint) if style is not None else tint)
     return out

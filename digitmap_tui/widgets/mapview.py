@@ -23,13 +23,44 @@ from textual.strip import Strip
 
 from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import BinnedMap, PointIndex, Rect, cell_of
-from digitmap_tui.maprender import BOX_BG, BOX_EDGE, MapPainter, merge_cells, overlay_box
+from digitmap_tui.maprender import BOX_CORNER, MapPainter, merge_cells, overlay_box
 from digitmap_tui.selection import Cells, Span
 from digitmap_tui.widgets.compat import GuardedWidget, line_spans
 
 MARK_STYLE = Style(color="#000000", bgcolor="#ffdd00", bold=True)
 HIGHLIGHT_STYLE = Style(color="#ffffff", bgcolor="#d62728", bold=True)
 Cell = tuple[str, Style | None]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Where a frame's box, out-of-view arrow and mark fall on the painted map."""
+
+    span: Span | None = None
+    corners: tuple[bool, bool, bool, bool] = (True, True, True, True)
+    arrow: tuple[int, int, str] | None = None
+    mark: tuple[int, int, str] | None = None  # column, row, glyph
+
+    def rows(self) -> set[int]:
+        rows = set(self.span.rows) if self.span is not None else set()
+        for extra in (self.arrow, self.mark):
+            if extra is not None:
+                rows.add(extra[1])
+        return rows
+
+    def cols(self, y: int) -> tuple[int, int] | None:
+        """The columns ``[start, stop)`` this overlay touches on row ``y``."""
+        lo, hi = 1 << 30, -1
+        span = self.span
+        if span is not None and span.row <= y < span.row + span.height:
+            lo, hi = span.col, span.col + span.width
+        for extra in (self.arrow, self.mark):
+            if extra is not None and extra[1] == y:
+                lo, hi = min(lo, extra[0]), max(hi, extra[0] + 1)
+        return (lo, hi) if hi > lo else None
+
+
+NO_OVERLAY = Overlay()
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +120,7 @@ class MapView(GuardedWidget, can_focus=True):
         self._rows: LRUCache[tuple[int, int], list[Cell]] = LRUCache(1024)
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
         self._drag_start: tuple[int, int] | None = None
+        self._overlay: tuple[MapFrame, tuple[int, int], Overlay] | None = None
 
     # ----- size and geometry -----------------------------------------------------------------
     @property
@@ -102,33 +134,44 @@ class MapView(GuardedWidget, can_focus=True):
         h, w = self._binned.shape
         return Cells(self.frame.view, max(1, w), max(1, h))
 
-    def _span(self, frame: MapFrame) -> Span | None:
+    def overlay(self, frame: MapFrame | None = None) -> Overlay:
+        """Where ``frame``'s box, arrow and mark fall on the painted map (computed once per
+        frame and size: render_line asks for every row)."""
+        frame = self.frame if frame is None else frame
+        cached = self._overlay
+        size = self._binned.shape if self._binned is not None else (0, 0)
+        if cached is not None and cached[0] is frame and cached[1] == size:
+            return cached[2]
         cells = self.cells()
-        if cells is None or frame.box is None or not self.interactive:
-            return None
-        return cells.span(frame.box)
-
-    def _arrow(self, frame: MapFrame) -> tuple[int, int, str] | None:
-        """Where a box out of view is pointed at: an arrow on the edge facing it."""
-        cells = self.cells()
-        if cells is None or frame.box is None or not self.interactive:
-            return None
-        if cells.span(frame.box) is not None:
-            return None
-        bx, by = frame.box.center
-        v = cells.view
-        col = int(np.clip((bx - v.x0) / v.width * cells.width, 0, cells.width - 1))
-        row = int(np.clip((v.y1 - by) / v.height * cells.height, 0, cells.height - 1))
-        return col, row, cells.direction_of(frame.box)
-
-    def _mark_cell(self, frame: MapFrame) -> tuple[int, int] | None:
-        cells = self.cells()
-        if cells is None or frame.mark is None or frame.index is None:
-            return None
-        x, y = (float(v) for v in frame.index.xy[frame.mark])
-        col, row = cell_of(np.array([[x, y]]), cells.view, cells.width, cells.height)
-        c, r = int(col[0]), int(row[0])
-        return (c, r) if 0 <= c < cells.width and 0 <= r < cells.height else None
+        if cells is None:
+            return NO_OVERLAY
+        span = arrow = mark = None
+        corners = (True, True, True, True)
+        if frame.box is not None and self.interactive:
+            span = cells.span(frame.box)
+            if span is not None:
+                corners = (
+                    not (span.cut_left or span.cut_top), not (span.cut_right or span.cut_top),
+                    not (span.cut_left or span.cut_bottom), not (span.cut_right or span.cut_bottom),
+                )  # fmt: skip
+            else:
+                bx, by = frame.box.center
+                v = cells.view
+                col = int(np.clip((bx - v.x0) / v.width * cells.width, 0, cells.width - 1))
+                row = int(np.clip((v.y1 - by) / v.height * cells.height, 0, cells.height - 1))
+                arrow = (col, row, cells.direction_of(frame.box))
+        if frame.mark is not None and frame.index is not None:
+            x, y = (float(v) for v in frame.index.xy[frame.mark])
+            cols, rows = cell_of(np.array([[x, y]]), cells.view, cells.width, cells.height)
+            c, r = int(cols[0]), int(rows[0])
+            if 0 <= c < cells.width and 0 <= r < cells.height:
+                labels = frame.index.labels
+                glyph = "◆" if labels is None else label_glyph(int(labels[frame.mark]))
+                mark = (c, r, glyph)
+        found = Overlay(span, corners, arrow, mark)
+        if frame is self.frame:
+            self._overlay = (frame, size, found)
+        return found
 
     # ----- showing a frame ---------------------------------------------------------------------
     def show(self, frame: MapFrame) -> None:
@@ -189,31 +232,80 @@ class MapView(GuardedWidget, can_focus=True):
         """The cells that look different once the box and the mark go from ``old`` to ``new``.
 
         Textual does not diff cells: whatever is refreshed is sent again. A one-cell move
-        changes two columns and the corners, not the whole box, so the rows the boxes touch
-        are compared cell by cell, as render_line draws them.
+        changes two columns and the corners, not the whole box, so only the columns the two
+        overlays touch are compared, cell by cell, as render_line draws them.
         """
-        rows: set[int] = set()
-        for frame in (old, new):
-            span = self._span(frame)
-            if span is not None:
-                rows.update(span.rows)
-            for extra in (self._arrow(frame), self._mark_cell(frame)):
-                if extra is not None:
-                    rows.add(extra[1])
+        if self._binned is None:
+            return []
+        a_geo, b_geo = self.overlay(old), self.overlay(new)
+        if a_geo.mark == b_geo.mark and a_geo.arrow is None and b_geo.arrow is None:
+            return self._box_change(a_geo.span, b_geo.span, a_geo.corners, b_geo.corners)
         regions: list[Region] = []
-        for y in sorted(rows):
-            if self._binned is None or y >= self._binned.shape[0]:
+        height, width = self._binned.shape
+        for y in sorted(a_geo.rows() | b_geo.rows()):
+            if y >= height:
                 continue
-            a = self._overlaid(old, y)
-            b = self._overlaid(new, y)
+            ranges = [r for r in (a_geo.cols(y), b_geo.cols(y)) if r is not None]
+            x0 = max(0, min(r[0] for r in ranges))
+            x1 = min(width, max(r[1] for r in ranges))
+            base = self._row_cells(y)
+            a = self._overlaid_range(a_geo, base, y, x0, x1)
+            b = self._overlaid_range(b_geo, base, y, x0, x1)
             spans: list[tuple[int, int]] = []
-            for x in range(min(len(a), len(b))):
-                if a[x] != b[x]:
+            for i, (ca, cb) in enumerate(zip(a, b, strict=True)):
+                if ca != cb:
+                    x = x0 + i
                     if spans and spans[-1][1] == x:
                         spans[-1] = (spans[-1][0], x + 1)
                     else:
                         spans.append((x, x + 1))
             regions += [Region(s, y, e - s, 1) for s, e in line_spans(spans)]
+        return regions
+
+    def _box_change(
+        self,
+        a: Span | None,
+        b: Span | None,
+        a_corners: tuple[bool, bool, bool, bool],
+        b_corners: tuple[bool, bool, bool, bool],
+    ) -> list[Region]:
+        """The cells a box move changes, without drawing anything: the cells inside exactly
+        one of the two boxes (tinted or not), and both boxes' corner cells."""
+        height = self._binned.shape[0] if self._binned is not None else 0
+        changed: dict[int, set[int]] = {}
+        for span, other in ((a, b), (b, a)):
+            if span is None:
+                continue
+            for y in span.rows:
+                inside = set(span.cols)
+                if other is not None and y in other.rows:
+                    inside -= set(other.cols)
+                changed.setdefault(y, set()).update(inside)
+        for span, corners in ((a, a_corners), (b, b_corners)):
+            if span is None or span.width < 2 or span.height < 2:
+                continue
+            last_col, last_row = span.col + span.width - 1, span.row + span.height - 1
+            for k, (x, y) in enumerate(
+                (
+                    (span.col, span.row),
+                    (last_col, span.row),
+                    (span.col, last_row),
+                    (last_col, last_row),
+                )
+            ):
+                if corners[k]:
+                    changed.setdefault(y, set()).add(x)
+        regions: list[Region] = []
+        for y, xs in sorted(changed.items()):
+            if y >= height or not xs:
+                continue
+            spans: list[tuple[int, int]] = []
+            for x in sorted(xs):
+                if spans and spans[-1][1] == x:
+                    spans[-1] = (spans[-1][0], x + 1)
+                else:
+                    spans.append((x, x + 1))
+            regions += [Region(x0, y, x1 - x0, 1) for x0, x1 in line_spans(spans)]
         return regions
 
     # ----- mouse -------------------------------------------------------------------------------
@@ -284,29 +376,23 @@ class MapView(GuardedWidget, can_focus=True):
             by_row.setdefault(int(r), set()).add(int(c))
         return {r: frozenset(c) for r, c in by_row.items()}
 
-    def _overlaid(self, frame: MapFrame, y: int) -> list[Cell]:
-        """Row ``y`` with the box, the out-of-view arrow and the mark of ``frame`` on top."""
-        cells = self._row_cells(y)
-        span = self._span(frame)
-        if span is not None and y in span.rows:
-            corners = (
-                not (span.cut_left or span.cut_top), not (span.cut_right or span.cut_top),
-                not (span.cut_left or span.cut_bottom), not (span.cut_right or span.cut_bottom),
-            )  # fmt: skip
+    def _overlaid_range(
+        self, geo: Overlay, base: list[Cell], y: int, x0: int, x1: int
+    ) -> list[Cell]:
+        """Cells ``[x0, x1)`` of row ``y`` with the overlay ``geo`` drawn on ``base``."""
+        cells = base[x0:x1]
+        span = geo.span
+        if span is not None and span.row <= y < span.row + span.height:
             cells = overlay_box(
-                cells, y, span.col, span.row, span.width, span.height, self.color, corners
-            )
-        arrow = self._arrow(frame)
-        if arrow is not None and arrow[1] == y:
-            cells = list(cells)
-            tint = Style(bgcolor=BOX_BG) if self.color else Style(reverse=True)
-            cells[arrow[0]] = (arrow[2], BOX_EDGE + tint)
-        mark = self._mark_cell(frame)
-        if mark is not None and mark[1] == y and frame.index is not None:
-            cells = list(cells)
-            labels = frame.index.labels
-            ch = "◆" if labels is None else label_glyph(int(labels[frame.mark or 0]))
-            cells[mark[0]] = (ch, MARK_STYLE)
+                cells, y, span.col - x0, span.row, span.width, span.height, self.color,
+                geo.corners,
+            )  # fmt: skip
+        for extra, style in ((geo.arrow, None), (geo.mark, MARK_STYLE)):
+            if extra is not None and extra[1] == y and x0 <= extra[0] < x1:
+                if style is None:
+                    style = BOX_CORNER[self.color]
+                cells = list(cells)
+                cells[extra[0] - x0] = (extra[2], style)
         return cells
 
     def render_line(self, y: int) -> Strip:
@@ -317,22 +403,23 @@ class MapView(GuardedWidget, can_focus=True):
                 text = frame.placeholder[:width].center(width)
                 return Strip([Segment(text, Style(dim=True))], width)
             return Strip.blank(width, self.rich_style)
-        span = self._span(frame)
-        arrow = self._arrow(frame)
-        mark = self._mark_cell(frame)
-        plain = (
-            (span is None or y not in span.rows)
-            and (arrow is None or arrow[1] != y)
-            and (mark is None or mark[1] != y)
-        )
-        if plain:
-            key = (self._generation, y)
-            strip = self._strips.get(key)
-            if strip is None:
-                strip = Strip(merge_cells(self._row_cells(y)), width)
-                self._strips[key] = strip
+        geo = self.overlay()
+        key = (self._generation, y)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = Strip(merge_cells(self._row_cells(y)), width)
+            self._strips[key] = strip
+        touched = geo.cols(y)
+        if touched is None:
             return strip
-        return Strip(merge_cells(self._overlaid(frame, y)), width)
+        # Only the overlay's columns are drawn anew; the rest of the row is the cached strip,
+        # cut around them (a box row costs its box's width, not the map's).
+        x0, x1 = touched
+        base = self._row_cells(y)
+        x0, x1 = max(0, x0), min(len(base), x1)
+        middle = Strip(merge_cells(self._overlaid_range(geo, base, y, x0, x1)), x1 - x0)
+        parts = [strip.crop(0, x0), middle, strip.crop(x1, len(base))]
+        return Strip.join(part for part in parts if part.cell_length)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
