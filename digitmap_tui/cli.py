@@ -80,7 +80,12 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shape", metavar="HxW", help="image shape for flat rows, e.g. 28x28")
     g.add_argument("--embedding", metavar="PATH", help="precomputed N×2 coordinates (.npy or .csv)")
     e = p.add_argument_group("embedding")
-    e.add_argument("--method", default="tsne", help="pca, tsne or umap (default: tsne)")
+    e.add_argument(
+        "--method",
+        default="auto",
+        help="auto, pca, tsne, umap or pacmap (default auto: t-SNE for up to 100,000 points, "
+        "UMAP above)",
+    )
     e.add_argument(
         "--seed",
         type=_positive_int("--seed", 0, 2**32 - 1),
@@ -101,6 +106,19 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
     e.add_argument(
         "--min-dist", type=_float("--min-dist"), default=0.1, help="UMAP min_dist (default 0.1)"
+    )
+    e.add_argument(
+        "--threads",
+        type=_positive_int("--threads", 1, 1024),
+        help="threads for t-SNE, UMAP and PaCMAP (default: every core this process may use; "
+        "the count is part of the cache key, as t-SNE's result depends on it)",
+    )
+    e.add_argument(
+        "--pca-dims",
+        type=_positive_int("--pca-dims", 0, 10_000),
+        default=50,
+        help="reduce wider data to this many principal components before t-SNE, UMAP or "
+        "PaCMAP (default 50; 0: off)",
     )
     c = p.add_argument_group("cache")
     c.add_argument(

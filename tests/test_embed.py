@@ -95,11 +95,15 @@ def test_missing_library_says_what_to_install(
     assert isinstance(info.value, InputError)
 
 
-@pytest.mark.skipif("pacmap" in METHODS, reason="pacmap is installed")
-def test_pacmap_is_offered_only_when_installed() -> None:
-    assert METHODS == ("pca", "tsne", "umap")
-    with pytest.raises(InputError, match="pip install pacmap"):
+def test_pacmap_without_its_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pacmap", None)  # as if `pacmap` were not installed
+    assert METHODS == ("pca", "tsne", "umap", "pacmap")
+    assert embed.available_methods() == ("pca", "tsne", "umap")
+    with pytest.raises(MissingLibraryError) as info:
         EmbedParams("pacmap").validate(100)
+    assert str(info.value) == (
+        "method 'pacmap' needs the pacmap extra: pip install 'digitmap-tui[pacmap]'"
+    )
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def test_pacmap_is_offered_only_when_installed() -> None:
 @pytest.mark.parametrize(
     ("params", "n", "message"),
     [
-        (EmbedParams("tsen"), 100, "unknown method 'tsen' (choose from pca, tsne, umap"),
+        (EmbedParams("tsen"), 100, "unknown method 'tsen' (choose from auto, pca, tsne, umap"),
         (EmbedParams("pca"), 4, "PCA needs at least 5 points, the data has 4"),
         (EmbedParams("tsne", perplexity=0), 100, "perplexity must be a number > 0, got 0"),
         (EmbedParams("tsne", perplexity=float("nan")), 100, "perplexity must be a number > 0"),
@@ -149,12 +153,20 @@ def test_describe() -> None:
 
 
 def test_relevant_has_only_what_the_method_uses_in_canonical_types() -> None:
-    assert EmbedParams("pca", seed=4).relevant() == {}
-    assert EmbedParams("tsne", perplexity=30).relevant() == {"perplexity": 30.0, "seed": 0}
-    assert EmbedParams("umap", min_dist=0).relevant() == {
+    cores = embed.default_threads()
+    assert EmbedParams("pca", seed=4, threads=3, pca_dims=7).relevant() == {}
+    assert EmbedParams("tsne", perplexity=30).relevant() == {
+        "perplexity": 30.0,
+        "seed": 0,
+        "pca_dims": 50,
+        "threads": cores,
+    }
+    assert EmbedParams("umap", min_dist=0, threads=3, pca_dims=0).relevant() == {
         "n_neighbors": 15,
         "min_dist": 0.0,
         "seed": 0,
+        "pca_dims": 0,
+        "threads": 3,
     }
     assert type(EmbedParams("tsne", perplexity=30).relevant()["perplexity"]) is float
 
@@ -198,14 +210,26 @@ def test_pca_picture_does_not_depend_on_row_order_or_dtype(digits: np.ndarray) -
     np.testing.assert_allclose(as_uint8, base, atol=1e-9)
 
 
-def test_pca_covariance_path_for_big_data_agrees_with_svd(
-    digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("route", ["covariance", "gram", "randomized"])
+def test_every_pca_route_agrees_with_numpy_svd(
+    digits: np.ndarray, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
-    svd = compute_embedding(digits, EmbedParams("pca"))
-    monkeypatch.setattr(embed, "_SVD_MAX_ELEMENTS", 0)
-    monkeypatch.setattr(embed, "_CHUNK_ROWS", 500)  # several chunks, a ragged last one
-    chunked = compute_embedding(digits, EmbedParams("pca"))
-    np.testing.assert_allclose(chunked, svd, atol=1e-6)
+    from digitmap_tui import pca
+
+    centred = digits.astype(np.float64) - digits.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ pca.orient(vt[:2]).T
+    monkeypatch.setattr(pca, "CHUNK_ROWS", 500)  # several chunks, a ragged last one
+    if route != "covariance":
+        monkeypatch.setattr(pca, "COVARIANCE_MAX_DIM", 10)
+    if route == "gram":
+        monkeypatch.setattr(pca, "GRAM_MAX_POINTS", 5000)
+        monkeypatch.setattr(pca, "_BLOCK_ELEMENTS", 20_000)  # several column blocks
+    if route == "randomized":
+        monkeypatch.setattr(pca, "GRAM_MAX_POINTS", 100)
+    basis = pca.fit_pca(digits, 2)
+    assert basis.route == route
+    np.testing.assert_allclose(compute_embedding(digits, EmbedParams("pca")), expected, atol=1e-6)
 
 
 def test_pca_of_one_feature_puts_everything_on_the_x_axis() -> None:

@@ -1,0 +1,191 @@
+"""Principal components whose memory is bounded by the data's size, never by D².
+
+Three exact-enough routes, chosen by the shape of the (N, D) data:
+
+* D <= 2048: the D x D covariance accumulated over row chunks (at most 32 MB), then `eigh`;
+* N <= 4096 (wide data, few rows): the N x N Gram matrix accumulated over column blocks
+  (at most 128 MB), then `eigh`; components follow from the eigenvectors. 101 images of
+  200 x 200 need a 101 x 101 matrix here, where a covariance would need 12.8 GB;
+* otherwise: a randomized SVD (Halko, Martinsson & Tropp) with power iterations, every pass
+  over the data in row chunks; memory O((N + D) * (k + 10)). Deterministic for its seed.
+
+Rows are read in chunks and converted one chunk at a time, so a memory-mapped uint8 file is
+never copied whole. Signs are fixed (each component's largest loading is positive), so the
+same data always gives the same picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CHUNK_ROWS = 8192
+COVARIANCE_MAX_DIM = 2048  # D x D float64 = 32 MB
+GRAM_MAX_POINTS = 4096  # N x N float64 = 128 MB
+_BLOCK_ELEMENTS = 4_000_000  # a column block of the Gram route: N x block <= 32 MB
+_OVERSAMPLING = 10
+_POWER_ITERATIONS = 4
+
+StopFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class PCABasis:
+    """The data's mean (D,) and its top principal directions as rows (k, D), float64."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    route: str  # "covariance", "gram" or "randomized": how they were found
+
+    @property
+    def k(self) -> int:
+        """How many components."""
+        return int(self.components.shape[0])
+
+    def project(self, features: Any, dtype: Any = np.float64, width: int | None = None) -> Any:
+        """(N, width) coordinates of `features` on the components, computed in row chunks.
+
+        Columns past `k` (when `width` > k, e.g. a 2-D map of 1-D data) are zero.
+        """
+        n = int(features.shape[0])
+        out = np.zeros((n, self.k if width is None else width), dtype=dtype)
+        cols = min(self.k, out.shape[1])
+        basis = self.components[:cols].T
+        for start in range(0, n, CHUNK_ROWS):
+            chunk = np.asarray(features[start : start + CHUNK_ROWS], dtype=np.float64) - self.mean
+            out[start : start + CHUNK_ROWS, :cols] = chunk @ basis
+        return out
+
+
+def _check(stop: StopFn | None) -> None:
+    if stop is not None and stop():
+        from .embed import Cancelled  # embed imports this module; import late to avoid a cycle
+
+        raise Cancelled("PCA cancelled")
+
+
+def column_mean(features: Any) -> np.ndarray:
+    """The mean of every column, float64, summed in row chunks."""
+    n, d = features.shape
+    total = np.zeros(d)
+    for start in range(0, n, CHUNK_ROWS):
+        total += np.asarray(features[start : start + CHUNK_ROWS]).sum(axis=0, dtype=np.float64)
+    return total / max(n, 1)
+
+
+def fit_pca(features: Any, k: int, seed: int = 0, stop: StopFn | None = None) -> PCABasis:
+    """The top `k` principal directions of (N, D) `features` (k is capped at min(N, D))."""
+    n, d = (int(v) for v in features.shape)
+    k = max(1, min(k, n, d))
+    mean = column_mean(features)
+    if d <= COVARIANCE_MAX_DIM:
+        components, route = _by_covariance(features, mean, k, stop), "covariance"
+    elif n <= GRAM_MAX_POINTS:
+        components, route = _by_gram(features, mean, k, stop), "gram"
+    else:
+        components, route = _randomized(features, mean, k, seed, stop), "randomized"
+    return PCABasis(mean, orient(components), route)
+
+
+def orient(components: np.ndarray) -> np.ndarray:
+    """Flip each component so its largest-magnitude loading is positive.
+
+    SVD/eigh may return either sign; fixing it makes the same data give the same picture
+    (and matches scikit-learn's svd_flip convention).
+    """
+    components = np.array(components, dtype=np.float64)
+    for row in components:
+        if row[np.argmax(np.abs(row))] < 0:
+            row *= -1
+    return components
+
+
+def _centred(features: Any, mean: np.ndarray, start: int) -> np.ndarray:
+    return np.asarray(features[start : start + CHUNK_ROWS], dtype=np.float64) - mean
+
+
+def _by_covariance(features: Any, mean: np.ndarray, k: int, stop: StopFn | None) -> np.ndarray:
+    d = mean.shape[0]
+    cov = np.zeros((d, d))
+    for start in range(0, int(features.shape[0]), CHUNK_ROWS):
+        _check(stop)
+        chunk = _centred(features, mean, start)
+        cov += chunk.T @ chunk
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1][:k]
+    return np.ascontiguousarray(vectors[:, order].T)
+
+
+def _by_gram(features: Any, mean: np.ndarray, k: int, stop: StopFn | None) -> np.ndarray:
+    n, d = (int(v) for v in features.shape)
+    block = max(1, _BLOCK_ELEMENTS // max(n, 1))
+    gram = np.zeros((n, n))
+    for lo in range(0, d, block):
+        _check(stop)
+        cols = np.asarray(features[:, lo : lo + block], dtype=np.float64) - mean[lo : lo + block]
+        gram += cols @ cols.T
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:k]
+    values, vectors = values[order], vectors[:, order]
+    # Directions with no variance (rank-deficient data) stay zero rather than noise / 0.
+    scale = np.where(values > values.max(initial=0.0) * 1e-12, 1 / np.sqrt(np.abs(values)), 0.0)
+    components = np.zeros((k, d))
+    for lo in range(0, d, block):
+        cols = np.asarray(features[:, lo : lo + block], dtype=np.float64) - mean[lo : lo + block]
+        components[:, lo : lo + block] = (cols.T @ vectors * scale).T
+    return components
+
+
+def _times(features: Any, mean: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """(X - mean) @ right, in row chunks."""
+    n = int(features.shape[0])
+    out = np.empty((n, right.shape[1]))
+    for start in range(0, n, CHUNK_ROWS):
+        out[start : start + CHUNK_ROWS] = _centred(features, mean, start) @ right
+    return out
+
+
+def _transposed_times(features: Any, mean: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """(X - mean).T @ left, accumulated in row chunks."""
+    out = np.zeros((mean.shape[0], left.shape[1]))
+    for start in range(0, int(features.shape[0]), CHUNK_ROWS):
+        out += _centred(features, mean, start).T @ left[start : start + CHUNK_ROWS]
+    return out
+
+
+def _randomized(
+    features: Any, mean: np.ndarray, k: int, seed: int, stop: StopFn | None
+) -> np.ndarray:
+    n, d = (int(v) for v in features.shape)
+    width = min(k + _OVERSAMPLING, n, d)
+    omega = np.random.default_rng(seed).standard_normal((d, width))
+    q, _ = np.linalg.qr(_times(features, mean, omega))
+    for _ in range(_POWER_ITERATIONS):
+        _check(stop)
+        z, _ = np.linalg.qr(_transposed_times(features, mean, q))
+        q, _ = np.linalg.qr(_times(features, mean, z))
+    _check(stop)
+    small = _transposed_times(features, mean, q).T  # Q.T @ (X - mean), (width, d)
+    _, _, vt = np.linalg.svd(small, full_matrices=False)
+    return np.ascontiguousarray(vt[:k])
+
+
+def sample_rows(n: int, size: int, seed: int) -> np.ndarray:
+    """`size` distinct row numbers out of `n`, sorted (cheap to read from a memory map)."""
+    if size >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=size, replace=False))
+
+
+def take_rows(features: Any, rows: np.ndarray) -> np.ndarray:
+    """features[rows] read in chunks of sorted rows (a memory map is never read whole)."""
+    d = int(np.prod(features.shape[1:]))
+    out = np.empty((rows.size, d), dtype=features.dtype)
+    for start in range(0, rows.size, CHUNK_ROWS):
+        part = rows[start : start + CHUNK_ROWS]
+        out[start : start + part.size] = np.asarray(features[part]).reshape(part.size, d)
+    return out
