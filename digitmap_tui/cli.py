@@ -208,7 +208,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(embed)
     embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
     embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _add_fit_sample_options(embed)
     return parser
+
+
+def _add_fit_sample_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("large data (fit on a sample, place the rest)")
+    g.add_argument(
+        "--fit-sample",
+        metavar="M",
+        type=_positive_int("--fit-sample", 5, 10**9),
+        help="fit on M random rows (seeded) and place every other row with the method's "
+        "transform, in chunks, resumably (needs --data as .npy or IDX, and --out)",
+    )
+    g.add_argument(
+        "--chunk-rows",
+        metavar="R",
+        type=_positive_int("--chunk-rows", 1, 10**8),
+        default=10_000,
+        help="rows placed per task with --fit-sample (default 10000)",
+    )
+    g.add_argument(
+        "--dask",
+        metavar="tcp://HOST:PORT",
+        help="place the chunks on this Dask scheduler instead of local processes "
+        "(pip install 'digitmap-tui[dask]')",
+    )
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -328,6 +353,10 @@ def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> Rend
 def cmd_embed(args: argparse.Namespace) -> int:
     if args.embedding:
         raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
+    if args.dask and not args.fit_sample:
+        raise InputError("--dask places the chunks of --fit-sample; add --fit-sample M")
+    if args.fit_sample:
+        return cmd_fit_sample(args)
     out = Path(args.out) if args.out else None
     if out is not None:
         if out.suffix.lower() not in (".npy", ".csv"):
@@ -353,6 +382,61 @@ def cmd_embed(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"digitmap: {describe_source(inputs)}: {len(coords)} points ready (cached)\n"
         )
+    return 0
+
+
+def cmd_fit_sample(args: argparse.Namespace) -> int:
+    """``embed --fit-sample M``: fit on a sample, place the rest chunk by chunk (resumable)."""
+    if not args.data:
+        raise InputError("--fit-sample needs --data (an .npy or IDX file of images)")
+    if not args.out:
+        raise InputError("--fit-sample needs --out (where the coordinates go)")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npy", ".csv"):
+        raise InputError(f"--out {args.out}: use a .npy or .csv file name")
+    if out.exists() and not args.force:
+        raise InputError(f"--out {args.out}: file exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise InputError(f"--out {args.out}: directory {out.parent} is not writable")
+    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.placement import fit_sample
+
+    params = EmbedParams(
+        method=args.method.lower(),
+        seed=args.seed,
+        perplexity=args.perplexity,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        pca_dims=args.pca_dims,
+        threads=args.threads,
+    )
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int, phase: str) -> None:
+        if show:
+            share = f" ({done / total:.1%})" if phase == "placing" else ""
+            sys.stderr.write(f"\r\x1b[2Kdigitmap: {phase} {done}/{total} chunks{share}")
+            sys.stderr.flush()
+
+    result = fit_sample(
+        args.data,
+        out,
+        params,
+        args.fit_sample,
+        chunk_rows=args.chunk_rows,
+        dask=args.dask,
+        force=args.force,
+        progress=progress,
+    )
+    if show:
+        sys.stderr.write("\r\x1b[2K")
+    sys.stderr.write(
+        f"digitmap: wrote {result.n:,}×2 coordinates to {out} ({result.params.describe()}, "
+        f"fitted on {result.sample_size:,} rows; {result.computed} of {result.chunks} chunks "
+        f"computed now, {result.seconds:.1f} s)\n"
+    )
     return 0
 
 

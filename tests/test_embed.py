@@ -229,7 +229,9 @@ def test_every_pca_route_agrees_with_numpy_svd(
         monkeypatch.setattr(pca, "GRAM_MAX_POINTS", 100)
     basis = pca.fit_pca(digits, 2)
     assert basis.route == route
-    np.testing.assert_allclose(compute_embedding(digits, EmbedParams("pca")), expected, atol=1e-6)
+    # The randomized SVD is an approximation (four power iterations): close, not exact.
+    atol = 1e-3 * np.abs(expected).max() if route == "randomized" else 1e-6
+    np.testing.assert_allclose(compute_embedding(digits, EmbedParams("pca")), expected, atol=atol)
 
 
 def test_pca_of_one_feature_puts_everything_on_the_x_axis() -> None:
