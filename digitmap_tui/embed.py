@@ -106,7 +106,11 @@ def available_methods() -> tuple[str, ...]:
 
 
 def default_threads() -> int:
-    """The cores this process may use (its CPU affinity), at least 1."""
+    """The threads a run uses unless told: $DIGITMAP_THREADS when it is a whole number >= 1
+    (e.g. on a shared machine), else the cores this process may use (its CPU affinity)."""
+    env = os.environ.get("DIGITMAP_THREADS", "").strip()
+    if env.isascii() and env.isdigit() and 1 <= int(env) <= MAX_THREADS:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
