@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import sys
 import time
@@ -86,7 +87,13 @@ _DIGIT_STYLES: list[list[list[list[tuple[float, float]]]]] = [
     ],
     [
         [[*_arc(0.5, 0.32, 0.24, 0.22, 180, 360), (0.25, 0.9), (0.8, 0.9)]],
-        [[*_arc(0.5, 0.3, 0.22, 0.2, 160, 380), (0.3, 0.85), *_arc(0.45, 0.85, 0.15, 0.08, 180, 0)]],
+        [
+            [
+                *_arc(0.5, 0.3, 0.22, 0.2, 160, 380),
+                (0.3, 0.85),
+                *_arc(0.45, 0.85, 0.15, 0.08, 180, 0),
+            ]
+        ],
     ],
     [
         [_arc(0.45, 0.3, 0.25, 0.2, 220, 450), _arc(0.45, 0.7, 0.27, 0.2, 270, 500)],
@@ -101,7 +108,10 @@ _DIGIT_STYLES: list[list[list[list[tuple[float, float]]]]] = [
         [[(0.72, 0.12), (0.35, 0.1), (0.3, 0.5)], _arc(0.48, 0.68, 0.24, 0.2, 200, 480)],
     ],
     [
-        [[(0.65, 0.08), *_arc(0.65, 0.6, 0.35, 0.52, 270, 180, 6)], _arc(0.5, 0.68, 0.2, 0.2, 0, 360)],
+        [
+            [(0.65, 0.08), *_arc(0.65, 0.6, 0.35, 0.52, 270, 180, 6)],
+            _arc(0.5, 0.68, 0.2, 0.2, 0, 360),
+        ],
         [[(0.6, 0.1), (0.3, 0.62)], _arc(0.48, 0.7, 0.2, 0.18, 0, 360)],
     ],
     [
@@ -114,14 +124,17 @@ _DIGIT_STYLES: list[list[list[list[tuple[float, float]]]]] = [
     ],
     [
         [_arc(0.48, 0.32, 0.2, 0.2, 0, 360), [(0.68, 0.32), (0.6, 0.9)]],
-        [_arc(0.5, 0.3, 0.22, 0.18, 0, 360), [(0.72, 0.3), *_arc(0.45, 0.55, 0.27, 0.35, 0, 110, 5)]],
+        [
+            _arc(0.5, 0.3, 0.22, 0.18, 0, 360),
+            [(0.72, 0.3), *_arc(0.45, 0.55, 0.27, 0.35, 0, 110, 5)],
+        ],
     ],
 ]
 
 
 def _segments(strokes: list[list[tuple[float, float]]]) -> np.ndarray:
     """(S, 2, 2) segments (start, end) x (x, y) of a style's polylines."""
-    segs = [(a, b) for line in strokes for a, b in zip(line[:-1], line[1:], strict=True)]
+    segs = [(a, b) for line in strokes for a, b in itertools.pairwise(line)]
     return np.asarray(segs, dtype=np.float32)
 
 
@@ -172,7 +185,9 @@ def mnist_like(n: int, seed: int = 0, chunk: int = 8192):
                 for k in range(segs.shape[0]):
                     px = pixels[None, :, 0] - ax[:, k, None]
                     py = pixels[None, :, 1] - ay[:, k, None]
-                    t = np.clip((px * dx[:, k, None] + py * dy[:, k, None]) / length2[:, k, None], 0, 1)
+                    t = np.clip(
+                        (px * dx[:, k, None] + py * dy[:, k, None]) / length2[:, k, None], 0, 1
+                    )
                     ex, ey = px - t * dx[:, k, None], py - t * dy[:, k, None]
                     np.minimum(best, ex * ex + ey * ey, out=best)
                 ink = np.clip(width[rows, None] + 0.5 - np.sqrt(best), 0, 1)

@@ -9,7 +9,9 @@ module's docstring for its method:
 * frames.py    keystroke to finished frame, and bytes written per key, in the headless app;
 * startup.py   first frame of a fresh ``digitmap`` vs a fresh ``import textual.app``;
 * embedding.py UMAP in a fresh process (empty / filled numba cache), t-SNE on the digits;
-* memory.py    peak RSS exploring 1M points.
+* memory.py    peak RSS exploring 1M points;
+* scale.py     a 70,000 x 784 MNIST-like set: first map, PCA and t-SNE against the bare
+               libraries, --fit-sample at 70,000 and through a 10M-row file (peak memory).
 
 ``--quick`` (about two minutes) uses fewer repeats and skips the fresh-cache UMAP run
 (reported as null), which alone takes ~25 s and fills the numba cache it then measures.
@@ -41,6 +43,10 @@ TARGETS: list[tuple[str, float, str, str]] = [
     ("startup_ratio", 2.5, "<=", "x import textual.app"),
     ("umap_fresh_ratio", 2, "<=", "x warm"),
     ("rss_1m_mb", 400, "<=", "MB"),
+    ("first_map_s", 5, "<=", "s"),
+    ("tsne_ratio", 1.1, "<=", "x bare openTSNE"),
+    ("tsne_s", 120, "<=", "s"),
+    ("big_peak_mb", 4096, "<=", "MB"),
 ]
 
 
@@ -149,6 +155,9 @@ def collect(quick: bool, log: Any) -> dict[str, Any]:
         bare = python_json("memory", "explore", tmp, "--no-quality")
     out["rss_1m_mb"] = default["rss_mb"]
     out["rss_1m_no_quality_mb"] = bare["rss_mb"]
+
+    log("scale (MNIST-sized embeddings vs bare libraries, --fit-sample, 10M rows) ...")
+    out.update(python_json("scale", *(["--quick"] if quick else []), timeout=4 * 3600))
     return out
 
 
