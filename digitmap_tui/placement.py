@@ -668,6 +668,8 @@ def _prepare_workdir(work: Path, manifest: dict[str, Any], force: bool) -> None:
     if work.is_dir():
         found = _read_manifest(work)
         if found == json.loads(json.dumps(manifest)):
+            for stale in work.glob(".*.partial"):  # a write cut short by a kill: never read
+                stale.unlink(missing_ok=True)
             return  # the same run: continue it
         if not force:
             raise InputError(
