@@ -729,7 +729,7 @@ def compute_embedding(
     return coords
 
 
-def preview_coords(features: Any, max_fit_rows: int = 20_000, seed: int = 0) -> Preview:
+def preview_coords(features: Any, max_fit_rows: int = 10_000, seed: int = 0) -> Preview:
     """A 2-D PCA map of `features` within seconds at any N, for showing while a method runs.
 
     Up to `max_fit_rows` points it is exactly the `pca` method's map; above, the two
@@ -746,7 +746,9 @@ def preview_coords(features: Any, max_fit_rows: int = 20_000, seed: int = 0) -> 
     rows = sample_rows(n, max_fit_rows, seed)
     fit_on = array if rows.size == n else take_rows(array, rows)
     basis = fit_pca(fit_on, 2, seed=seed)
-    coords = basis.project(array, np.float64, width=2)
+    if rows.size == n:  # the whole data: exactly the `pca` method's map
+        return Preview(basis.project(array, np.float64, width=2), n, n)
+    coords = basis.project(array, np.float32, width=2).astype(np.float64)  # a preview: float32
     return Preview(coords, int(rows.size), n)
 
 
