@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 CHUNK_ROWS = 8192
+_CHUNK_ELEMENTS = 4_000_000  # a float64 chunk is at most 32 MB, however wide the rows
 COVARIANCE_MAX_DIM = 2048  # D x D float64 = 32 MB
 GRAM_MAX_POINTS = 4096  # N x N float64 = 128 MB
 _BLOCK_ELEMENTS = 4_000_000  # a column block of the Gram route: N x block <= 32 MB
@@ -58,10 +59,16 @@ class PCABasis:
         work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
         basis = np.ascontiguousarray(self.components[:cols].T, dtype=work)
         offset = (self.mean @ self.components[:cols].T).astype(work)
-        for start in range(0, n, CHUNK_ROWS):
-            chunk = np.asarray(features[start : start + CHUNK_ROWS], dtype=work)
-            out[start : start + CHUNK_ROWS, :cols] = chunk @ basis - offset
+        step = chunk_rows(self.mean.shape[0])
+        for start in range(0, n, step):
+            chunk: np.ndarray = np.asarray(features[start : start + step], dtype=work)
+            out[start : start + step, :cols] = chunk @ basis - offset
         return out
+
+
+def chunk_rows(d: int) -> int:
+    """Rows per chunk for D columns: CHUNK_ROWS, fewer for wide rows (<= 32 MB as float64)."""
+    return max(1, min(CHUNK_ROWS, _CHUNK_ELEMENTS // max(d, 1)))
 
 
 def _check(stop: StopFn | None) -> None:
@@ -75,8 +82,9 @@ def column_mean(features: Any) -> np.ndarray:
     """The mean of every column, float64, summed in row chunks."""
     n, d = features.shape
     total = np.zeros(d)
-    for start in range(0, n, CHUNK_ROWS):
-        total += np.asarray(features[start : start + CHUNK_ROWS]).sum(axis=0, dtype=np.float64)
+    step = chunk_rows(d)
+    for start in range(0, n, step):
+        total += np.asarray(features[start : start + step]).sum(axis=0, dtype=np.float64)
     return total / max(n, 1)
 
 
@@ -107,14 +115,21 @@ def orient(components: np.ndarray) -> np.ndarray:
     return components
 
 
+def _starts(features: Any) -> range:
+    return range(0, int(features.shape[0]), chunk_rows(int(np.prod(features.shape[1:]))))
+
+
 def _centred(features: Any, mean: np.ndarray, start: int) -> np.ndarray:
-    return np.asarray(features[start : start + CHUNK_ROWS], dtype=np.float64) - mean
+    """Rows [start, start + chunk) as float64 minus the mean: one new array, centred in place."""
+    chunk = np.array(features[start : start + chunk_rows(mean.shape[0])], dtype=np.float64)
+    chunk -= mean
+    return chunk
 
 
 def _by_covariance(features: Any, mean: np.ndarray, k: int, stop: StopFn | None) -> np.ndarray:
     d = mean.shape[0]
     cov = np.zeros((d, d))
-    for start in range(0, int(features.shape[0]), CHUNK_ROWS):
+    for start in _starts(features):
         _check(stop)
         chunk = _centred(features, mean, start)
         cov += chunk.T @ chunk
@@ -174,16 +189,18 @@ def _times(features: Any, mean: np.ndarray, right: np.ndarray) -> np.ndarray:
     """(X - mean) @ right, in row chunks."""
     n = int(features.shape[0])
     out = np.empty((n, right.shape[1]))
-    for start in range(0, n, CHUNK_ROWS):
-        out[start : start + CHUNK_ROWS] = _centred(features, mean, start) @ right
+    step = chunk_rows(mean.shape[0])
+    for start in range(0, n, step):
+        out[start : start + step] = _centred(features, mean, start) @ right
     return out
 
 
 def _transposed_times(features: Any, mean: np.ndarray, left: np.ndarray) -> np.ndarray:
     """(X - mean).T @ left, accumulated in row chunks."""
     out = np.zeros((mean.shape[0], left.shape[1]))
-    for start in range(0, int(features.shape[0]), CHUNK_ROWS):
-        out += _centred(features, mean, start).T @ left[start : start + CHUNK_ROWS]
+    step = chunk_rows(mean.shape[0])
+    for start in range(0, int(features.shape[0]), step):
+        out += _centred(features, mean, start).T @ left[start : start + step]
     return out
 
 
