@@ -209,6 +209,10 @@ def measure(n: int, big: int, methods: list[str], tmp: Path, log: Any) -> dict[s
     labels = write_mnist_like(data, n)
     features = np.load(data).reshape(n, -1).astype(np.float32)
     out: dict[str, Any] = {"n": n, "big_n": big, "cores": cores}
+
+    def save(figures: dict[str, Any]) -> None:  # the figures so far, should a long run stop
+        (tmp / "figures.json").write_text(json.dumps(figures, indent=1))
+
     me = [sys.executable, "-m", "benchmarks.scale"]
 
     log("first map (fresh process) ...")
@@ -242,49 +246,9 @@ def measure(n: int, big: int, methods: list[str], tmp: Path, log: Any) -> dict[s
         )
     )
     out.update(tsne_s=ours["s"], tsne_bare_s=bare["s"], tsne_ratio=ours["s"] / bare["s"])
+    save(out)
     maps["tsne"] = np.load(tmp / "tsne.npy")
     maps["tsne_bare"] = np.load(tmp / "bare.npy")
-
-    if "umap" in methods:
-        log("UMAP: bare seeded, bare parallel, digitmap embed ...")
-        seeded = timed([sys.executable, "-c", _BARE_UMAP, str(data), str(tmp / "ub.npy"), "seeded"])
-        parallel = timed(
-            [sys.executable, "-c", _BARE_UMAP, str(data), str(tmp / "up.npy"), "parallel"]
-        )
-        ours = timed(
-            _digitmap(
-                "embed",
-                "--data",
-                str(data),
-                "--method",
-                "umap",
-                "--no-cache",
-                "--out",
-                str(tmp / "umap.npy"),
-            )
-        )
-        out.update(
-            umap_s=ours["s"], umap_bare_seeded_s=seeded["s"], umap_bare_parallel_s=parallel["s"]
-        )
-        out["umap_ratio"] = ours["s"] / seeded["s"]
-        maps["umap"] = np.load(tmp / "umap.npy")
-    if "pacmap" in methods:
-        log("PaCMAP: bare, digitmap embed ...")
-        bare = timed([sys.executable, "-c", _BARE_PACMAP, str(data), str(tmp / "pb.npy")])
-        ours = timed(
-            _digitmap(
-                "embed",
-                "--data",
-                str(data),
-                "--method",
-                "pacmap",
-                "--no-cache",
-                "--out",
-                str(tmp / "pacmap.npy"),
-            )
-        )
-        out.update(pacmap_s=ours["s"], pacmap_bare_s=bare["s"], pacmap_ratio=ours["s"] / bare["s"])
-        maps["pacmap"] = np.load(tmp / "pacmap.npy")
 
     sample = min(10_000, n // 5)
     log(f"--fit-sample {sample:,} t-SNE on {n:,} ...")
@@ -315,6 +279,7 @@ def measure(n: int, big: int, methods: list[str], tmp: Path, log: Any) -> dict[s
     for name, coords in maps.items():
         q = quality(features, coords, labels)
         out[f"{name}_trust"], out[f"{name}_knn"] = q["trust"], q["knn"]
+    save(out)
 
     log(f"writing {big:,} rows ({big * 784 / 1e9:.1f} GB) ...")
     big_path = tmp / "big.npy"
@@ -341,7 +306,55 @@ def measure(n: int, big: int, methods: list[str], tmp: Path, log: Any) -> dict[s
     from digitmap_tui.analysis import knn_accuracy
 
     out["big_knn_on_20k"] = knn_accuracy(np.asarray(coords[rows]), big_labels[rows], 10)
+    del coords
     big_path.unlink()
+    save(out)
+
+    if "umap" in methods:
+        log("UMAP: bare seeded, bare parallel, digitmap embed ...")
+        seeded = timed([sys.executable, "-c", _BARE_UMAP, str(data), str(tmp / "ub.npy"), "seeded"])
+        parallel = timed(
+            [sys.executable, "-c", _BARE_UMAP, str(data), str(tmp / "up.npy"), "parallel"]
+        )
+        ours = timed(
+            _digitmap(
+                "embed",
+                "--data",
+                str(data),
+                "--method",
+                "umap",
+                "--no-cache",
+                "--out",
+                str(tmp / "umap.npy"),
+            )
+        )
+        out.update(
+            umap_s=ours["s"], umap_bare_seeded_s=seeded["s"], umap_bare_parallel_s=parallel["s"]
+        )
+        out["umap_ratio"] = ours["s"] / seeded["s"]
+        q = quality(features, np.load(tmp / "umap.npy"), labels)
+        out["umap_trust"], out["umap_knn"] = q["trust"], q["knn"]
+        save(out)
+    if "pacmap" in methods:
+        log("PaCMAP: bare, digitmap embed ...")
+        bare = timed([sys.executable, "-c", _BARE_PACMAP, str(data), str(tmp / "pb.npy")])
+        ours = timed(
+            _digitmap(
+                "embed",
+                "--data",
+                str(data),
+                "--method",
+                "pacmap",
+                "--no-cache",
+                "--out",
+                str(tmp / "pacmap.npy"),
+            )
+        )
+        out.update(pacmap_s=ours["s"], pacmap_bare_s=bare["s"], pacmap_ratio=ours["s"] / bare["s"])
+        q = quality(features, np.load(tmp / "pacmap.npy"), labels)
+        out["pacmap_trust"], out["pacmap_knn"] = q["trust"], q["knn"]
+        save(out)
+
     return out
 
 
