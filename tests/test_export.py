@@ -415,7 +415,7 @@ DEFAULTS = dict(
     labels=None,
     shape=None,
     embedding=None,
-    method="tsne",
+    method="auto",
     seed=0,
     perplexity=30.0,
     n_neighbors=15,
@@ -486,7 +486,7 @@ def test_render_command_defaults_round_trip_to_parser_defaults():
     args = parse_command(render_command(**DEFAULTS))
     assert args.data is None and args.labels is None and args.shape is None
     assert args.embedding is None
-    assert (args.method, args.seed, args.perplexity) == ("tsne", 0, 30.0)
+    assert (args.method, args.seed, args.perplexity) == ("auto", 0, 30.0)
     assert (args.n_neighbors, args.min_dist) == (15, 0.1)
     assert (args.list, args.sort, args.mode) == (False, "x", "label")
     assert Rect.parse(args.box) == Rect(-10.0, 10.0, -8.0, 8.0)
@@ -518,3 +518,10 @@ def test_render_command_shape_as_text_and_plain_paths_unquoted():
 def test_render_command_rejects_a_box_without_four_numbers():
     with pytest.raises(ValueError, match="--box needs four numbers"):
         render_command(**dict(DEFAULTS, box=[0.0, 1.0]))
+
+
+def test_render_command_names_the_method_auto_chose():
+    # `auto` may choose differently for other data: the command says what was computed.
+    command = render_command(**{**DEFAULTS, "method": "tsne"})
+    assert " --method tsne " in command
+    assert parse_command(command).method == "tsne"
