@@ -84,7 +84,7 @@ _CHUNK_ROWS = 8192  # rows checked for NaN at a time
 # (N*N*D multiply-adds, D after the PCA reduction) we find the exact neighbours ourselves,
 # on every thread. Measured (benchmarks/knn.py, PCA-50 features of the MNIST-like set, 2 busy
 # cores), exact vs pynndescent in a fresh process: 20,000 points 4.2 s vs 58 s; 40,000:
-# 19 s vs 57 s; 70,000: 72 s vs 56 s. The exact search grows as N^2: it stops at 60,000.
+# 19 s vs 57 s; 60,000: 32 s vs 33 s; 70,000: 62 s vs 39 s. Exact stops at 60,000.
 # Changing these limits changes UMAP results: bump cache.CACHE_FORMAT_VERSION.
 _UMAP_OWN_KNN_MAX_POINTS = 60_000
 _UMAP_OWN_KNN_MAX_WORK = 2e11
