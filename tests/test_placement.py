@@ -230,7 +230,10 @@ def test_an_unreachable_scheduler_is_one_line(images: Path, tmp_path: Path) -> N
 
 
 def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    status = cli.main(argv)
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:  # argparse's own errors (one line, exit 2, by cli._Parser)
+        status = int(exc.code or 0)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
