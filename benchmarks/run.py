@@ -17,7 +17,9 @@ module's docstring for its method:
 * embedding.py  UMAP in a fresh process (empty / filled numba cache), t-SNE on the digits;
 * memory.py     peak RSS exploring 1M points;
 * folders.py    reading an image folder: one process, the process pool, the cache;
-* hostile.py    time and peak memory to refuse each hostile file (bombs, overflows, caps).
+* hostile.py    time and peak memory to refuse each hostile file (bombs, overflows, caps);
+* scale.py      a 70,000 x 784 MNIST-like set: first map, PCA and t-SNE against the bare
+                libraries, --fit-sample at 70,000 and through a 10M-row file (peak memory).
 
 Every temporary file (data, caches, bytecode, numba) lives in a private temporary directory
 that is removed afterwards. ``--quick`` (a few minutes) uses fewer repeats and keys, skips
@@ -63,6 +65,10 @@ TARGETS: list[tuple[str, float, str, str]] = [
     ("umap_fresh_ratio", 2, "<=", "x warm"),
     ("rss_1m_mb", 400, "<=", "MB"),
     ("hostile_max_s", 5, "<=", "s"),
+    ("first_map_s", 5, "<=", "s"),
+    ("tsne_ratio", 1.1, "<=", "x bare openTSNE"),
+    ("tsne_s", 120, "<=", "s"),
+    ("big_peak_mb", 4096, "<=", "MB"),
 ]
 
 
@@ -231,6 +237,8 @@ def collect(quick: bool, log: Any) -> dict[str, Any]:
         hostile_baseline_s=hostile["baseline"]["seconds"],
         hostile_baseline_peak_mb=hostile["baseline"]["peak_mb"],
     )
+    log("scale (MNIST-sized embeddings vs bare libraries, --fit-sample, 10M rows) ...")
+    out.update(python_json("scale", *(["--quick"] if quick else []), timeout=4 * 3600))
     return out
 
 

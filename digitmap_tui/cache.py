@@ -60,6 +60,7 @@ def embedding_meta(params: EmbedParams, **extra: object) -> dict[str, object]:
         "params": params.relevant(),
         "describe": params.describe(),
         "library": library_version(params.method),
+        "auto": bool(params.auto_choice) and params.auto_choice == params.method,
         **extra,
     }
 

@@ -110,7 +110,12 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--embedding", metavar="PATH", help="precomputed N×2 coordinates (.npy or .csv)")
     e = p.add_argument_group("embedding")
-    e.add_argument("--method", default="tsne", help="pca, tsne or umap (default: tsne)")
+    e.add_argument(
+        "--method",
+        default="auto",
+        help="auto, pca, tsne, umap or pacmap (default auto: t-SNE for up to 100,000 points, "
+        "UMAP above)",
+    )
     e.add_argument(
         "--seed",
         type=_positive_int("--seed", 0, 2**32 - 1),
@@ -131,6 +136,19 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
     e.add_argument(
         "--min-dist", type=_float("--min-dist"), default=0.1, help="UMAP min_dist (default 0.1)"
+    )
+    e.add_argument(
+        "--threads",
+        type=_positive_int("--threads", 1, 1024),
+        help="threads for t-SNE, UMAP and PaCMAP (default: every core this process may use; "
+        "the count is part of the cache key, as t-SNE's result depends on it)",
+    )
+    e.add_argument(
+        "--pca-dims",
+        type=_positive_int("--pca-dims", 0, 10_000),
+        default=50,
+        help="reduce wider data to this many principal components before t-SNE, UMAP or "
+        "PaCMAP (default 50; 0: off)",
     )
     c = p.add_argument_group("cache")
     c.add_argument(
@@ -264,6 +282,7 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
     _add_data_options(embed)
     embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
     embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _add_fit_sample_options(embed)
     _add_labels_parser(subs)
     _add_plot_parser(subs)
     _add_serve_parser(subs)
@@ -273,6 +292,30 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
         dests = {action.dest for action in sub._actions}
         sub.set_defaults(**{k: v for k, v in (defaults or {}).items() if k in dests})
     return parser
+
+
+def _add_fit_sample_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("large data (fit on a sample, place the rest)")
+    g.add_argument(
+        "--fit-sample",
+        metavar="M",
+        type=_positive_int("--fit-sample", 5, 10**9),
+        help="fit on M random rows (seeded) and place every other row with the method's "
+        "transform, in chunks, resumably (needs --data as .npy or IDX, and --out)",
+    )
+    g.add_argument(
+        "--chunk-rows",
+        metavar="R",
+        type=_positive_int("--chunk-rows", 1, 10**8),
+        default=10_000,
+        help="rows placed per task with --fit-sample (default 10000)",
+    )
+    g.add_argument(
+        "--dask",
+        metavar="tcp://HOST:PORT",
+        help="place the chunks on this Dask scheduler instead of local processes "
+        "(pip install 'digitmap-tui[dask]')",
+    )
 
 
 def _add_labels_parser(subs: Any) -> None:
@@ -523,6 +566,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     if args.embedding:
         raise InputError("--embedding: `digitmap embed` computes an embedding; drop --embedding")
+    if args.dask and not args.fit_sample:
+        raise InputError("--dask places the chunks of --fit-sample; add --fit-sample M")
+    if args.fit_sample:
+        return cmd_fit_sample(args)
     from pathlib import Path
 
     out = Path(args.out) if args.out else None
@@ -605,6 +652,63 @@ def cmd_labels(args: argparse.Namespace) -> int:
         rows = log.changes(dataset.labels)
         write_changes(changes, rows)
         sys.stderr.write(f"digitmap: wrote {len(rows)} decisions to {safe(str(changes))}\n")
+    return 0
+
+
+def cmd_fit_sample(args: argparse.Namespace) -> int:
+    """``embed --fit-sample M``: fit on a sample, place the rest chunk by chunk (resumable)."""
+    from pathlib import Path
+
+    if not args.data:
+        raise InputError("--fit-sample needs --data (an .npy or IDX file of images)")
+    if not args.out:
+        raise InputError("--fit-sample needs --out (where the coordinates go)")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npy", ".csv"):
+        raise InputError(f"--out {args.out}: use a .npy or .csv file name")
+    if out.exists() and not args.force:
+        raise InputError(f"--out {args.out}: file exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise InputError(f"--out {args.out}: directory {out.parent} is not writable")
+    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.placement import fit_sample
+
+    params = EmbedParams(
+        method=args.method.lower(),
+        seed=args.seed,
+        perplexity=args.perplexity,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        pca_dims=args.pca_dims,
+        threads=args.threads,
+    )
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int, phase: str) -> None:
+        if show:
+            share = f" ({done / total:.1%})" if phase == "placing" else ""
+            sys.stderr.write(f"\r\x1b[2Kdigitmap: {phase} {done}/{total} chunks{share}")
+            sys.stderr.flush()
+
+    result = fit_sample(
+        args.data,
+        out,
+        params,
+        args.fit_sample,
+        chunk_rows=args.chunk_rows,
+        dask=args.dask,
+        force=args.force,
+        progress=progress,
+    )
+    if show:
+        sys.stderr.write("\r\x1b[2K")
+    sys.stderr.write(
+        f"digitmap: wrote {result.n:,}×2 coordinates to {out} ({result.params.describe()}, "
+        f"fitted on {result.sample_size:,} rows; {result.computed} of {result.chunks} chunks "
+        f"computed now, {result.seconds:.1f} s)\n"
+    )
     return 0
 
 

@@ -16,7 +16,7 @@ import sys
 import types
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ StopFn = Callable[[], bool]
 """Polled during long runs; returning True stops the run with `Cancelled`."""
 
 BASE_METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
+AUTO = "auto"
+"""The method name that picks t-SNE or a faster method by the number of points."""
 
 
 def _pacmap_available() -> bool:
@@ -41,12 +43,24 @@ def _pacmap_available() -> bool:
         return False
 
 
-METHODS: tuple[str, ...] = BASE_METHODS + (("pacmap",) if _pacmap_available() else ())
+METHODS: tuple[str, ...] = (*BASE_METHODS, "pacmap")
+"""Every method by name; PaCMAP needs the `pacmap` extra (checked when it is asked for)."""
 
 MIN_POINTS = 5
 """Fewer points than this cannot make a meaningful map with any method."""
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState, used by openTSNE and umap, takes 32-bit seeds
+
+DEFAULT_PCA_DIMS = 50
+"""t-SNE, UMAP and PaCMAP first reduce wider data to this many principal components (the
+standard practice for pixel data: Kobak & Berens 2019, openTSNE's documentation)."""
+
+MAX_THREADS = 1024
+
+# `--method auto`: t-SNE up to this many points, the faster method above. Measured on a
+# 70,000 x 784 MNIST-like set on 2 cores (benchmarks/scale.py): see the README's table.
+# Changing it changes which method `auto` runs, never what a named method computes.
+AUTO_TSNE_MAX_POINTS = 100_000
 
 _LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "pacmap": "PaCMAP"}
 
@@ -63,20 +77,18 @@ _PIP_NAMES = {"tsne": "openTSNE", "umap": "umap-learn", "pacmap": "pacmap"}
 
 UMAP_IMPORT_PHASE = "importing umap (first run compiles, ~15 s)"
 
-# Below this many matrix elements PCA runs an SVD of the centred data; above it, the
-# eigenvectors of the D x D covariance accumulated in row chunks, so 70,000 x 784 never
-# needs a centred float64 copy (440 MB) plus the same again for U.
-_SVD_MAX_ELEMENTS = 4_000_000
-_CHUNK_ROWS = 8192
+_CHUNK_ROWS = 8192  # rows checked for NaN at a time
 
 # umap-learn finds neighbours exactly below 4096 points and with pynndescent above. The
 # pynndescent path compiles ~20 s of numba code in every fresh process (its functions take
 # other jitted functions as arguments, which numba cannot cache), so up to this much work
-# (N*N*D multiply-adds, a few seconds of BLAS) we find the exact neighbours ourselves.
-# Measured, fresh process, 5,391 points: 4.7 s vs 27.4 s, same trustworthiness (0.995).
+# (N*N*D multiply-adds, D after the PCA reduction) we find the exact neighbours ourselves,
+# on every thread. Measured (benchmarks/knn.py, PCA-50 features of the MNIST-like set, 2 busy
+# cores), exact vs pynndescent in a fresh process: 20,000 points 4.2 s vs 58 s; 40,000:
+# 19 s vs 57 s; 60,000: 32 s vs 33 s; 70,000: 62 s vs 39 s. Exact stops at 60,000.
 # Changing these limits changes UMAP results: bump cache.CACHE_FORMAT_VERSION.
-_UMAP_OWN_KNN_MAX_POINTS = 20_000
-_UMAP_OWN_KNN_MAX_WORK = 1e11
+_UMAP_OWN_KNN_MAX_POINTS = 60_000
+_UMAP_OWN_KNN_MAX_WORK = 2e11
 _UMAP_OWN_KNN_MIN_POINTS = 4096  # below this umap is exact and fast already
 
 
@@ -88,16 +100,36 @@ class MissingLibraryError(ImportError, InputError):
     """An optional embedding library is not installed; the message says what to pip install."""
 
 
+PACMAP_MISSING = "method 'pacmap' needs the pacmap extra: pip install 'digitmap-tui[pacmap]'"
+
+
 def available_methods() -> tuple[str, ...]:
     """The methods that can run here (PaCMAP only when its package is installed)."""
-    return METHODS
+    return tuple(m for m in METHODS if m != "pacmap" or _pacmap_available())
+
+
+def default_threads() -> int:
+    """The threads a run uses unless told: $DIGITMAP_THREADS when it is a whole number >= 1
+    (e.g. on a shared machine), else the cores this process may use (its CPU affinity)."""
+    env = os.environ.get("DIGITMAP_THREADS", "").strip()
+    if env.isascii() and env.isdigit() and 1 <= int(env) <= MAX_THREADS:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_method(n: int) -> str:
+    """What `--method auto` runs on `n` points: t-SNE up to AUTO_TSNE_MAX_POINTS, then UMAP."""
+    return "tsne" if n <= AUTO_TSNE_MAX_POINTS else "umap"
 
 
 def _check_method(method: object) -> str:
-    if method == "pacmap" and "pacmap" not in METHODS:
-        raise InputError("method 'pacmap' needs the pacmap package: pip install pacmap")
+    if method == "pacmap" and not _pacmap_available():
+        raise MissingLibraryError(PACMAP_MISSING)
     if not isinstance(method, str) or method not in METHODS:
-        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+        raise InputError(f"unknown method {method!r} (choose from {', '.join((AUTO, *METHODS))})")
     return method
 
 
@@ -118,15 +150,46 @@ class EmbedParams:
     perplexity: float = 30.0
     n_neighbors: int = 15
     min_dist: float = 0.1
+    pca_dims: int = DEFAULT_PCA_DIMS  # 0: never reduce first
+    threads: int | None = None  # None: every core this process may use (`default_threads`)
+    auto_choice: str = ""  # the method `auto` chose ("" when the user named one)
+
+    def choose(self, n: int) -> EmbedParams:
+        """These parameters with `auto` replaced by the method it picks for `n` points."""
+        if self.method != AUTO:
+            return self
+        method = auto_method(n)
+        return replace(self, method=method, auto_choice=method)
+
+    def resolved(self, n: int) -> EmbedParams:
+        """`choose(n)` with the thread count made explicit: what a run records and describes."""
+        chosen = self.choose(n)
+        return chosen if chosen.threads is not None else replace(chosen, threads=default_threads())
+
+    def thread_count(self) -> int:
+        """The threads a run uses: `threads`, or every core this process may use."""
+        return default_threads() if self.threads is None else int(self.threads)
 
     def validate(self, n: int) -> None:
         """Raise `InputError` (one line) unless the method can run on `n` points."""
+        if self.method == AUTO:
+            self.choose(n).validate(n)
+            return
         method = _check_method(self.method)
         label = _LABELS[method]
         if n < MIN_POINTS:
             raise InputError(f"{label} needs at least {MIN_POINTS} points, the data has {n}")
+        if self.threads is not None and (
+            not _is_int(self.threads) or not 1 <= self.threads <= MAX_THREADS
+        ):
+            raise InputError(
+                f"threads must be an integer from 1 to {MAX_THREADS}, got {self.threads!r}"
+            )
         if method == "pca":
             return  # PCA has no parameters and no randomness
+        k = self.pca_dims
+        if not _is_int(k) or not (k == 0 or 2 <= k <= 10_000):
+            raise InputError(f"pca_dims must be 0 (off) or an integer from 2 to 10000, got {k!r}")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise InputError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
         if method == "tsne":
@@ -160,26 +223,54 @@ class EmbedParams:
                 raise InputError(f"min_dist must be a number from 0 to 1, got {d!r}")
 
     def relevant(self) -> dict[str, object]:
-        """The parameters the method uses (seed included where it matters), canonical types."""
+        """Everything that changes the method's coordinates, in canonical types (the cache key).
+
+        The seed where it matters; the PCA reduction and the thread count for the methods
+        whose result depends on them (openTSNE's does; the kNN of UMAP and PaCMAP run on as
+        many threads). `threads` None counts as `default_threads()`.
+        """
         method = self.method
         if method == "tsne":
-            return {"perplexity": float(self.perplexity), "seed": int(self.seed)}
-        if method == "umap":
-            return {
+            found: dict[str, object] = {
+                "perplexity": float(self.perplexity),
+                "seed": int(self.seed),
+            }
+        elif method == "umap":
+            found = {
                 "n_neighbors": int(self.n_neighbors),
                 "min_dist": float(self.min_dist),
                 "seed": int(self.seed),
             }
-        if method == "pacmap":
-            return {"n_neighbors": int(self.n_neighbors), "seed": int(self.seed)}
-        return {}  # PCA is deterministic: no parameters, no seed
+        elif method == "pacmap":
+            found = {"n_neighbors": int(self.n_neighbors), "seed": int(self.seed)}
+        else:
+            return {}  # PCA is deterministic: no parameters, no seed, any threads
+        found["pca_dims"] = int(self.pca_dims)
+        found["threads"] = self.thread_count()
+        return found
 
     def describe(self) -> str:
-        """A short human label, e.g. "t-SNE perplexity 30 seed 0"."""
+        """A short human label, e.g. "t-SNE perplexity 30 seed 0".
+
+        Settings left at their defaults stay out of it (the PCA reduction to 50, all cores);
+        an explicit thread count, another reduction and a choice made by `auto` are shown:
+        "t-SNE perplexity 30 seed 0 threads 2 (auto)".
+        """
+        if self.method == AUTO:
+            return f"auto (t-SNE up to {AUTO_TSNE_MAX_POINTS:,} points, UMAP above)"
         label = _LABELS.get(self.method, str(self.method))
         words = [label]
+        hidden = ("pca_dims", "threads")
         for name, value in self.relevant().items():
-            words += [name, f"{value:g}" if isinstance(value, float) else str(value)]
+            if name not in hidden:
+                words += [name, f"{value:g}" if isinstance(value, float) else str(value)]
+        if self.method != "pca":
+            if self.pca_dims != DEFAULT_PCA_DIMS:
+                words += ["pca", str(self.pca_dims) if self.pca_dims else "off"]
+            if self.threads is not None:
+                words += ["threads", str(self.threads)]
+        if self.auto_choice and self.auto_choice == self.method:
+            words.append("(auto)")
         return " ".join(words)
 
 
@@ -188,7 +279,7 @@ def library_version(method: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     if method not in _DISTRIBUTIONS:
-        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+        raise InputError(f"unknown method {method!r} (choose from {', '.join((AUTO, *METHODS))})")
     parts = []
     for dist in _DISTRIBUTIONS[method]:
         try:
@@ -303,43 +394,71 @@ def _as_features(features: Any) -> np.ndarray:
     return array
 
 
-def _orient(components: np.ndarray) -> np.ndarray:
-    """Flip each component so its largest-magnitude loading is positive.
+def _pca(features: np.ndarray, stop: StopFn | None = None) -> np.ndarray:
+    """The 2-D PCA map; memory bounded by the data's size (see `digitmap_tui.pca`)."""
+    from .pca import fit_pca
 
-    SVD/eigh may return either sign; fixing it makes the same data give the same picture
-    (and matches scikit-learn's svd_flip convention).
-    """
-    components = components.copy()
-    for row in components:
-        if row[np.argmax(np.abs(row))] < 0:
-            row *= -1
-    return components
+    return fit_pca(features, 2, stop=stop).project(features, np.float64, width=2)
 
 
-def _pca(features: np.ndarray) -> np.ndarray:
+def reduces(params: EmbedParams, n: int, d: int) -> bool:
+    """Whether `params.method` first reduces (n, d) data to `params.pca_dims` components."""
+    k = params.pca_dims
+    return params.method != "pca" and k > 0 and d > k and n > k
+
+
+def _reduced(
+    features: np.ndarray, params: EmbedParams, progress: ProgressFn | None, stop: StopFn | None
+) -> np.ndarray:
+    """The features the method runs on: the top `pca_dims` principal components when the data
+    is wider (float64), else the features themselves."""
     n, d = features.shape
-    mean = np.zeros(d)
-    for start in _row_chunks(n):
-        mean += features[start : start + _CHUNK_ROWS].sum(axis=0, dtype=np.float64)
-    mean /= n
-    if n * d <= _SVD_MAX_ELEMENTS:
-        centred = np.asarray(features, dtype=np.float64) - mean
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        components = vt[:2]
-    else:
-        cov = np.zeros((d, d))
-        for start in _row_chunks(n):
-            chunk = np.asarray(features[start : start + _CHUNK_ROWS], dtype=np.float64) - mean
-            cov += chunk.T @ chunk
-        values, vectors = np.linalg.eigh(cov)
-        order = np.argsort(values)[::-1][:2]
-        components = vectors[:, order].T
-    components = _orient(components)
-    coords = np.zeros((n, 2))
-    for start in _row_chunks(n):
-        chunk = np.asarray(features[start : start + _CHUNK_ROWS], dtype=np.float64) - mean
-        coords[start : start + _CHUNK_ROWS, : components.shape[0]] = chunk @ components.T
-    return coords
+    if not reduces(params, n, d):
+        return features
+    from .pca import fit_pca
+
+    if progress is not None:
+        progress(0.0, f"PCA to {params.pca_dims} dimensions")
+    basis = fit_pca(features, params.pca_dims, seed=int(params.seed), stop=stop)
+    return basis.project(features, np.float64)
+
+
+class _ThreadLimit:
+    """Hold BLAS/OpenMP pools (and numba, once imported) to `threads` for one run.
+
+    Results of the threaded libraries can depend on the thread count, which is therefore
+    part of the cache key; fixing the pools here makes the count the key says the one used.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._limits: Any = None
+        self._numba_before: int | None = None
+
+    def __enter__(self) -> _ThreadLimit:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # scikit-learn depends on it; without it the pools stay as they are
+            return self
+        self._limits = threadpool_limits(limits=self.threads)
+        return self
+
+    def numba(self) -> None:
+        """Apply the limit to numba's pool too (call after numba is imported)."""
+        numba = sys.modules.get("numba")
+        if numba is None:
+            return
+        try:
+            self._numba_before = int(numba.get_num_threads())
+            numba.set_num_threads(min(self.threads, int(numba.config.NUMBA_NUM_THREADS)))
+        except (AttributeError, ValueError):
+            self._numba_before = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limits is not None:
+            self._limits.unregister()
+        if self._numba_before is not None:
+            sys.modules["numba"].set_num_threads(self._numba_before)
 
 
 class _TSNEMonitor:
@@ -381,6 +500,7 @@ class _TSNEMonitor:
 def _tsne(
     features: np.ndarray, params: EmbedParams, progress: ProgressFn | None, stop: StopFn | None
 ) -> np.ndarray:
+    """openTSNE's TSNE.fit with its defaults, on `threads` threads, after the PCA reduction."""
     try:
         from openTSNE import TSNE
     except ImportError as exc:
@@ -394,15 +514,18 @@ def _tsne(
         perplexity=float(params.perplexity),
         early_exaggeration_iter=early,
         n_iter=main,
+        # openTSNE's recommended set-up, spelled out: PCA initialisation (its default: the top
+        # two components rescaled to std 1e-4), on the PCA-reduced data `_reduced` gives it.
+        initialization="pca",
         random_state=int(params.seed),
-        # One thread: openTSNE's result depends on the thread count (measured: n_jobs=1 and 2
-        # differ), so a fixed count keeps a seed's picture the same on every machine; and
-        # on 2 busy cores n_jobs=2 ran 1.5-5x slower than 1 (3.7 s vs 5.4-18 s on digits).
-        n_jobs=1,
+        # openTSNE's result depends on the thread count (measured: n_jobs=1 and 2 differ), so
+        # the count is part of the cache key and the description rather than pinned to one.
+        n_jobs=params.thread_count(),
         callbacks=monitor,
         callbacks_every_iters=10,
         verbose=False,
     )
+    features = _reduced(features, params, progress, stop)
     if progress is not None:
         progress(0.0, "nearest neighbours")
     with warnings.catch_warnings():
@@ -464,43 +587,78 @@ def _import_umap(progress: ProgressFn | None) -> Any:
     return umap
 
 
-def _exact_knn(features: np.ndarray, k: int, stop: StopFn | None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest neighbours of every row (itself first), as umap's precomputed_knn wants."""
+def _exact_knn(
+    features: np.ndarray, k: int, stop: StopFn | None, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest neighbours of every row (itself first), as umap's precomputed_knn wants.
+
+    Exact, by blocks of rows (BLAS for the distances, argpartition for the nearest), the
+    blocks shared among `threads` threads (numpy releases the GIL in both). The answer does
+    not depend on the thread count: every block is computed the same way.
+    """
     n = features.shape[0]
     x = np.asarray(features, dtype=np.float32)
     norms = np.einsum("ij,ij->i", x, x)
     indices = np.empty((n, k), dtype=np.int64)
     dists = np.empty((n, k), dtype=np.float32)
     block = 1024
-    for start in range(0, n, block):
+
+    def one_block(start: int) -> None:
         if stop is not None and stop():
             raise Cancelled("UMAP cancelled")
         rows = np.arange(start, min(start + block, n))
-        d2 = norms[rows, None] - 2 * (x[rows] @ x.T) + norms[None, :]
+        d2 = x[rows] @ x.T
+        d2 *= -2
+        d2 += norms[None, :]
+        d2 += norms[rows, None]
         d2[np.arange(len(rows)), rows] = -1.0  # each point is its own first neighbour
         part = np.argpartition(d2, k - 1, axis=1)[:, :k]
         part_d2 = np.take_along_axis(d2, part, axis=1)
         order = np.lexsort((part, part_d2), axis=1)  # by distance, ties by index
         indices[rows] = np.take_along_axis(part, order, axis=1)
         dists[rows] = np.sqrt(np.maximum(np.take_along_axis(part_d2, order, axis=1), 0))
+
+    starts = range(0, n, block)
+    if threads <= 1:
+        for start in starts:
+            one_block(start)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(one_block, start) for start in starts]:
+                future.result()  # re-raises Cancelled from any block
     return indices, dists
 
 
+def _uses_own_knn(n: int, d: int) -> bool:
+    return (
+        _UMAP_OWN_KNN_MIN_POINTS <= n <= _UMAP_OWN_KNN_MAX_POINTS
+        and float(n) * n * d <= _UMAP_OWN_KNN_MAX_WORK
+    )
+
+
 def _umap(
-    features: np.ndarray, params: EmbedParams, progress: ProgressFn | None, stop: StopFn | None
+    features: np.ndarray,
+    params: EmbedParams,
+    progress: ProgressFn | None,
+    stop: StopFn | None,
+    limit: _ThreadLimit | None = None,
 ) -> np.ndarray:
+    """umap-learn, seeded (so its optimiser runs on one thread), after the PCA reduction; the
+    neighbours found on `threads` threads (our exact search, or pynndescent's)."""
     umap = _import_umap(progress)
+    if limit is not None:
+        limit.numba()
     if stop is not None and stop():
         raise Cancelled("UMAP cancelled")
+    features = _reduced(features, params, progress, stop)
     if progress is not None:
         progress(0.05, "nearest neighbours")
     n, d = features.shape
     knn: tuple[Any, ...] = (None, None, None)
-    if (
-        _UMAP_OWN_KNN_MIN_POINTS <= n <= _UMAP_OWN_KNN_MAX_POINTS
-        and float(n) * n * d <= _UMAP_OWN_KNN_MAX_WORK
-    ):
-        knn = _exact_knn(features, int(params.n_neighbors), stop)
+    if _uses_own_knn(n, d):
+        knn = _exact_knn(features, int(params.n_neighbors), stop, params.thread_count())
     start = 0.2
     reducer = umap.UMAP(
         n_components=2,
@@ -528,15 +686,28 @@ def _umap(
     return np.asarray(coords, dtype=np.float64)
 
 
-def _pacmap(features: np.ndarray, params: EmbedParams, progress: ProgressFn | None) -> np.ndarray:
+def _pacmap(
+    features: np.ndarray,
+    params: EmbedParams,
+    progress: ProgressFn | None,
+    stop: StopFn | None,
+    limit: _ThreadLimit | None = None,
+) -> np.ndarray:
     try:
         import pacmap
     except ImportError as exc:
-        raise MissingLibraryError("PaCMAP needs pacmap: pip install pacmap") from exc
+        raise MissingLibraryError(PACMAP_MISSING) from exc
+    if limit is not None:
+        limit.numba()
+    features = _reduced(features, params, progress, stop)
     if progress is not None:
         progress(0.0, "PaCMAP (no progress reports)")
     reducer = pacmap.PaCMAP(
-        n_components=2, n_neighbors=int(params.n_neighbors), random_state=int(params.seed)
+        n_components=2,
+        n_neighbors=int(params.n_neighbors),
+        random_state=int(params.seed),
+        # The reduction (if any) is ours, recorded in the key; PaCMAP's own would redo it.
+        apply_pca=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -552,25 +723,30 @@ def compute_embedding(
 ) -> np.ndarray:
     """Embed (N, D) `features` into (N, 2) float64 coordinates with `params.method`.
 
+    `auto` runs the method `params.choose(N)` picks. t-SNE, UMAP and PaCMAP first reduce data
+    wider than `params.pca_dims` to that many principal components, and run on
+    `params.thread_count()` threads (BLAS and numba pools held to it for the run).
     `progress(fraction, phase)` is called with non-decreasing fractions ending at 1.0.
     `should_stop()` is polled where the library allows (t-SNE every 10 iterations, UMAP every
     epoch); when it returns True, `Cancelled` is raised and no coordinates are returned.
     Bad input raises `InputError`; a missing library `MissingLibraryError` (an ImportError).
     """
     array = _as_features(features)
+    params = params.choose(array.shape[0])
     params.validate(array.shape[0])
     report = _monotonic(progress)
     if should_stop is not None and should_stop():
         raise Cancelled(f"{_LABELS[params.method]} cancelled")
-    if params.method == "pca":
-        report(0.0, "PCA")
-        coords = _pca(array)
-    elif params.method == "tsne":
-        coords = _tsne(array, params, report, should_stop)
-    elif params.method == "umap":
-        coords = _umap(array, params, report, should_stop)
-    else:
-        coords = _pacmap(array, params, report)
+    with _ThreadLimit(params.thread_count()) as limit:
+        if params.method == "pca":
+            report(0.0, "PCA")
+            coords = _pca(array, should_stop)
+        elif params.method == "tsne":
+            coords = _tsne(array, params, report, should_stop)
+        elif params.method == "umap":
+            coords = _umap(array, params, report, should_stop, limit)
+        else:
+            coords = _pacmap(array, params, report, should_stop, limit)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     if coords.shape != (array.shape[0], 2) or not np.isfinite(coords).all():
         raise InputError(
@@ -579,6 +755,48 @@ def compute_embedding(
         )
     report(1.0, "done")
     return coords
+
+
+def preview_coords(features: Any, max_fit_rows: int = 5_000, seed: int = 0) -> Preview:
+    """A 2-D PCA map of `features` within seconds at any N, for showing while a method runs.
+
+    Up to `max_fit_rows` points it is exactly the `pca` method's map; above, the two
+    components are fitted on a seeded sample of that many rows and every row is projected in
+    float32 (in chunks: a memory-mapped file is never converted whole). Pass the images as
+    they are (e.g. `dataset.images.reshape(n, -1)`, uint8), not a float copy. Raises
+    `InputError` on unusable features, like `compute_embedding`.
+    """
+    from .pca import fit_pca, sample_rows, take_rows
+
+    array = _as_features(features)
+    n = int(array.shape[0])
+    if n < MIN_POINTS:
+        raise InputError(f"PCA needs at least {MIN_POINTS} points, the data has {n}")
+    rows = sample_rows(n, max_fit_rows, seed)
+    # One BLAS thread: these products are small, and on busy cores two threads made the fit
+    # 5x slower (measured: 2.5-3.7 s against 0.5 s for 5,000 x 784 on 2 shared cores).
+    with _ThreadLimit(1):
+        fit_on = array if rows.size == n else take_rows(array, rows)
+        basis = fit_pca(fit_on, 2, seed=seed)
+        if rows.size == n:  # the whole data: exactly the `pca` method's map
+            return Preview(basis.project(array, np.float64, width=2), n, n)
+        coords = basis.project(array, np.float32, width=2).astype(np.float64)  # float32: a preview
+    return Preview(coords, int(rows.size), n)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An instant PCA map: `coords` (N, 2), its components fitted on `fitted_on` of `n` rows."""
+
+    coords: np.ndarray
+    fitted_on: int
+    n: int
+
+    def describe(self) -> str:
+        """E.g. "PCA preview" or "PCA preview (fitted on 20,000 of 70,000 points)"."""
+        if self.fitted_on >= self.n:
+            return "PCA preview"
+        return f"PCA preview (fitted on {self.fitted_on:,} of {self.n:,} points)"
 
 
 def _monotonic(progress: ProgressFn | None) -> ProgressFn:

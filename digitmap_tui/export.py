@@ -34,7 +34,7 @@ _SELECTION_KEYS = ("count", "indices", "labels", "x", "y", "label_names", "paths
 
 # `digitmap render` flag defaults; render_command leaves a flag out when its value is the default.
 _DEFAULTS: dict[str, Any] = {
-    "method": "tsne",
+    "method": "auto",  # the parser's default: a named method is always written out
     "seed": 0,
     "perplexity": 30.0,
     "n_neighbors": 15,

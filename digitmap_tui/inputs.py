@@ -97,7 +97,9 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
         perplexity=args.perplexity,
         n_neighbors=args.n_neighbors,
         min_dist=args.min_dist,
-    )
+        pca_dims=getattr(args, "pca_dims", 50),
+        threads=getattr(args, "threads", None),
+    ).choose(dataset.n)  # `auto` becomes the method it picks for this many points
     coords = None
     if args.embedding:
         try:

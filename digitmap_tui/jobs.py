@@ -646,6 +646,7 @@ def get_or_compute(
     if not isinstance(n, int):
         features = dataset.features()
         n = int(np.shape(features)[0])
+    params = params.choose(n)  # `auto` becomes the method it picks: the key names that one
     params.validate(n)  # before the key: bad parameters are an InputError, not a miss
     fingerprint = dataset.fingerprint()
     key = embedding_key(fingerprint, params)

@@ -13,6 +13,9 @@ def isolated_env(tmp_path, monkeypatch):
     for name in ("NO_COLOR", "DIGITMAP_DEBUG", "TEXTUAL_THEME", "TEXTUAL_ANIMATIONS", "COLORTERM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
+    # One thread per embedding: `pytest -n 2` already fills both cores, and oversubscribed
+    # BLAS/openTSNE threads ran tests several times slower. Tests of threads name a count.
+    monkeypatch.setenv("DIGITMAP_THREADS", "1")
     yield
 
 

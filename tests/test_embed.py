@@ -95,11 +95,15 @@ def test_missing_library_says_what_to_install(
     assert isinstance(info.value, InputError)
 
 
-@pytest.mark.skipif("pacmap" in METHODS, reason="pacmap is installed")
-def test_pacmap_is_offered_only_when_installed() -> None:
-    assert METHODS == ("pca", "tsne", "umap")
-    with pytest.raises(InputError, match="pip install pacmap"):
+def test_pacmap_without_its_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pacmap", None)  # as if `pacmap` were not installed
+    assert METHODS == ("pca", "tsne", "umap", "pacmap")
+    assert embed.available_methods() == ("pca", "tsne", "umap")
+    with pytest.raises(MissingLibraryError) as info:
         EmbedParams("pacmap").validate(100)
+    assert str(info.value) == (
+        "method 'pacmap' needs the pacmap extra: pip install 'digitmap-tui[pacmap]'"
+    )
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def test_pacmap_is_offered_only_when_installed() -> None:
 @pytest.mark.parametrize(
     ("params", "n", "message"),
     [
-        (EmbedParams("tsen"), 100, "unknown method 'tsen' (choose from pca, tsne, umap"),
+        (EmbedParams("tsen"), 100, "unknown method 'tsen' (choose from auto, pca, tsne, umap"),
         (EmbedParams("pca"), 4, "PCA needs at least 5 points, the data has 4"),
         (EmbedParams("tsne", perplexity=0), 100, "perplexity must be a number > 0, got 0"),
         (EmbedParams("tsne", perplexity=float("nan")), 100, "perplexity must be a number > 0"),
@@ -149,12 +153,20 @@ def test_describe() -> None:
 
 
 def test_relevant_has_only_what_the_method_uses_in_canonical_types() -> None:
-    assert EmbedParams("pca", seed=4).relevant() == {}
-    assert EmbedParams("tsne", perplexity=30).relevant() == {"perplexity": 30.0, "seed": 0}
-    assert EmbedParams("umap", min_dist=0).relevant() == {
+    cores = embed.default_threads()
+    assert EmbedParams("pca", seed=4, threads=3, pca_dims=7).relevant() == {}
+    assert EmbedParams("tsne", perplexity=30).relevant() == {
+        "perplexity": 30.0,
+        "seed": 0,
+        "pca_dims": 50,
+        "threads": cores,
+    }
+    assert EmbedParams("umap", min_dist=0, threads=3, pca_dims=0).relevant() == {
         "n_neighbors": 15,
         "min_dist": 0.0,
         "seed": 0,
+        "pca_dims": 0,
+        "threads": 3,
     }
     assert type(EmbedParams("tsne", perplexity=30).relevant()["perplexity"]) is float
 
@@ -199,14 +211,28 @@ def test_pca_picture_does_not_depend_on_row_order_or_dtype(digits: np.ndarray) -
     np.testing.assert_allclose(as_uint8, base, atol=1e-9)
 
 
-def test_pca_covariance_path_for_big_data_agrees_with_svd(
-    digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("route", ["covariance", "gram", "randomized"])
+def test_every_pca_route_agrees_with_numpy_svd(
+    digits: np.ndarray, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
-    svd = compute_embedding(digits, EmbedParams("pca"))
-    monkeypatch.setattr(embed, "_SVD_MAX_ELEMENTS", 0)
-    monkeypatch.setattr(embed, "_CHUNK_ROWS", 500)  # several chunks, a ragged last one
-    chunked = compute_embedding(digits, EmbedParams("pca"))
-    np.testing.assert_allclose(chunked, svd, atol=1e-6)
+    from digitmap_tui import pca
+
+    centred = digits.astype(np.float64) - digits.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ pca.orient(vt[:2]).T
+    monkeypatch.setattr(pca, "CHUNK_ROWS", 500)  # several chunks, a ragged last one
+    if route != "covariance":
+        monkeypatch.setattr(pca, "COVARIANCE_MAX_DIM", 10)
+    if route == "gram":
+        monkeypatch.setattr(pca, "GRAM_MAX_POINTS", 5000)
+        monkeypatch.setattr(pca, "_BLOCK_ELEMENTS", 20_000)  # several column blocks
+    if route == "randomized":
+        monkeypatch.setattr(pca, "GRAM_MAX_POINTS", 100)
+    basis = pca.fit_pca(digits, 2)
+    assert basis.route == route
+    # The randomized SVD is an approximation (four power iterations): close, not exact.
+    atol = 1e-3 * np.abs(expected).max() if route == "randomized" else 1e-6
+    np.testing.assert_allclose(compute_embedding(digits, EmbedParams("pca")), expected, atol=atol)
 
 
 def test_pca_of_one_feature_puts_everything_on_the_x_axis() -> None:
@@ -414,3 +440,198 @@ def test_umap_with_our_exact_neighbours(small: np.ndarray, monkeypatch: pytest.M
     np.testing.assert_array_equal(
         coords, compute_embedding(small, EmbedParams("umap", n_neighbors=10))
     )
+
+
+# --- settings: PCA reduction, threads, auto --------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def test_threads_and_pca_dims_are_in_the_cache_key() -> None:
+    from dataclasses import replace
+
+    from digitmap_tui.cache import embedding_key
+
+    fp = "ab" * 32
+    for method in ("tsne", "umap", "pacmap"):
+        base = EmbedParams(method, threads=2)
+        keys = {
+            embedding_key(fp, p)
+            for p in (base, replace(base, threads=1), replace(base, pca_dims=0))
+        }
+        assert len(keys) == 3, method
+    # threads=None is every core: the same key as naming that count.
+    cores = embed.default_threads()
+    assert embedding_key(fp, EmbedParams("tsne")) == embedding_key(
+        fp, EmbedParams("tsne", threads=cores)
+    )
+    # PCA has neither: one key whatever they are.
+    assert embedding_key(fp, EmbedParams("pca", threads=1, pca_dims=0)) == embedding_key(
+        fp, EmbedParams("pca")
+    )
+
+
+@given(st.integers(min_value=5, max_value=10**9))
+def test_auto_picks_tsne_up_to_the_crossover_and_says_so(n: int) -> None:
+    chosen = EmbedParams("auto").choose(n)
+    assert chosen.method == ("tsne" if n <= embed.AUTO_TSNE_MAX_POINTS else "umap")
+    assert chosen.auto_choice == chosen.method
+    assert chosen.describe().endswith("(auto)")
+    assert chosen.relevant() == EmbedParams(chosen.method).relevant()  # same key as named
+    from dataclasses import replace
+
+    switched = replace(chosen, method="pca" if chosen.method != "pca" else "tsne")
+    assert "(auto)" not in switched.describe()  # a method picked by hand is not auto's
+
+
+def test_describe_shows_what_is_not_the_default() -> None:
+    assert EmbedParams("tsne").describe() == "t-SNE perplexity 30 seed 0"
+    assert EmbedParams("tsne", threads=2).describe() == "t-SNE perplexity 30 seed 0 threads 2"
+    assert EmbedParams("umap", pca_dims=0).describe() == (
+        "UMAP n_neighbors 15 min_dist 0.1 seed 0 pca off"
+    )
+    assert EmbedParams("pca", threads=2, pca_dims=10).describe() == "PCA"
+    assert EmbedParams("auto").describe().startswith("auto (t-SNE up to 100,000 points")
+    assert EmbedParams("auto").resolved(500).describe() == (
+        f"t-SNE perplexity 30 seed 0 threads {embed.default_threads()} (auto)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (EmbedParams("tsne", threads=0), "threads must be an integer from 1 to 1024, got 0"),
+        (EmbedParams("umap", threads=2.0), "threads must be an integer"),  # type: ignore[arg-type]
+        (EmbedParams("tsne", pca_dims=1), "pca_dims must be 0 (off) or an integer from 2"),
+        (EmbedParams("auto", perplexity=-1), "perplexity must be a number > 0"),
+    ],
+)
+def test_bad_settings_get_one_line(params: EmbedParams, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        params.validate(100)
+
+
+def test_reduction_applies_only_to_wider_data() -> None:
+    tsne = EmbedParams("tsne")
+    assert embed.reduces(tsne, 1000, 784)
+    assert not embed.reduces(tsne, 1000, 50)  # not wider
+    assert not embed.reduces(tsne, 40, 784)  # 40 points span at most 39 dimensions anyway
+    assert not embed.reduces(EmbedParams("tsne", pca_dims=0), 1000, 784)
+    assert not embed.reduces(EmbedParams("pca"), 1000, 784)
+
+
+def test_tsne_runs_on_the_reduced_data(small: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, ...]] = []
+    real = embed._reduced
+
+    def spy(features, params, progress, stop):  # type: ignore[no-untyped-def]
+        out = real(features, params, progress, stop)
+        seen.append(out.shape)
+        return out
+
+    monkeypatch.setattr(embed, "_reduced", spy)
+    phases: list[str] = []
+    compute_embedding(
+        small, EmbedParams("tsne", pca_dims=20, threads=1), lambda f, p: phases.append(p)
+    )
+    assert seen == [(300, 20)]
+    assert "PCA to 20 dimensions" in phases
+
+
+def test_tsne_is_deterministic_for_a_seed_and_thread_count(small: np.ndarray) -> None:
+    two = EmbedParams("tsne", threads=2)
+    first = compute_embedding(small, two)
+    np.testing.assert_array_equal(first, compute_embedding(small, two))
+
+
+def test_auto_is_computed_and_cached_as_the_method_it_chose(
+    small: np.ndarray, tmp_path: Path
+) -> None:
+    from digitmap_tui.cache import EmbeddingCache, embedding_key
+    from digitmap_tui.jobs import get_or_compute
+
+    class Data:
+        n = 300
+
+        def features(self) -> np.ndarray:
+            return small
+
+        def fingerprint(self) -> str:
+            return "cd" * 32
+
+    cache = EmbeddingCache(tmp_path)
+    coords = get_or_compute(Data(), EmbedParams("auto", threads=1), cache)
+    stored = cache.load(embedding_key("cd" * 32, EmbedParams("tsne", threads=1)))
+    assert stored is not None
+    np.testing.assert_array_equal(coords, stored)
+
+
+def test_cli_flags_reach_the_parameters() -> None:
+    from digitmap_tui.cli import build_parser
+    from digitmap_tui.inputs import load_inputs
+
+    args = build_parser().parse_args(["embed", "--threads", "3", "--pca-dims", "20", "--no-cache"])
+    params = load_inputs(args).params
+    assert (params.method, params.auto_choice, params.threads, params.pca_dims) == (
+        "tsne",
+        "tsne",
+        3,
+        20,
+    )
+
+
+# --- the instant preview ---------------------------------------------------------------------
+
+
+def test_preview_is_the_pca_map_up_to_its_sample_size(digits: np.ndarray) -> None:
+    preview = embed.preview_coords(digits)
+    np.testing.assert_allclose(preview.coords, compute_embedding(digits, EmbedParams("pca")))
+    assert preview.describe() == "PCA preview"
+
+
+def test_preview_of_more_rows_fits_on_a_sample_and_projects_all(digits: np.ndarray) -> None:
+    from digitmap_tui.pca import fit_pca, sample_rows
+
+    preview = embed.preview_coords(digits, max_fit_rows=500, seed=2)
+    basis = fit_pca(digits[sample_rows(len(digits), 500, 2)], 2)
+    # Projected in float32 (a preview): equal to a few parts in a million of the map's size.
+    scale = np.abs(preview.coords).max()
+    np.testing.assert_allclose(preview.coords, basis.project(digits), atol=1e-5 * scale)
+    assert preview.describe() == "PCA preview (fitted on 500 of 1,797 points)"
+
+
+# --- memory: bounded by the data's size ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "side"), [(500, 100), (101, 200), (6000, 60)])
+def test_pca_memory_is_bounded_by_the_data_not_by_d_squared(n: int, side: int) -> None:
+    """The issue's cases: 500 x 100x100 (3.9 GB before) and 101 x 200x200 (MemoryError at
+    11.9 GiB before); 6000 x 60x60 takes the randomized route. Each in a fresh process: peak
+    growth stays under 150 MB beyond the data's own float64 copy, for the map and for the
+    50-component reduction."""
+    out = run_python(
+        f"""
+        import resource, numpy as np
+        from digitmap_tui.embed import EmbedParams, compute_embedding
+        from digitmap_tui.pca import fit_pca
+        import scipy.linalg, threadpoolctl  # libraries' code is not the data's memory
+        x = np.random.default_rng(0).integers(0, 255, ({n}, {side * side}), dtype=np.uint8)
+        compute_embedding(x[:10, :20], EmbedParams("pca"))  # warm up the code paths
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        coords = compute_embedding(x, EmbedParams("pca"))
+        basis = fit_pca(x, 50)
+        print(basis.route, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+        """
+    )
+    route, grew = out.split()
+    assert route == {500: "gram", 101: "gram", 6000: "randomized"}[n]
+    assert float(grew) < 150 + n * side * side * 8 / 2**20 / 4, grew
+
+
+def test_digitmap_threads_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGITMAP_THREADS", "3")
+    assert embed.default_threads() == 3 == EmbedParams("tsne").relevant()["threads"]
+    for bad in ("0", "x", "", "２"):
+        monkeypatch.setenv("DIGITMAP_THREADS", bad)
+        assert embed.default_threads() >= 1  # ignored: the cores this process may use

@@ -415,7 +415,7 @@ DEFAULTS = dict(
     labels=None,
     shape=None,
     embedding=None,
-    method="tsne",
+    method="auto",
     seed=0,
     perplexity=30.0,
     n_neighbors=15,
@@ -486,7 +486,7 @@ def test_render_command_defaults_round_trip_to_parser_defaults():
     args = parse_command(render_command(**DEFAULTS))
     assert args.data is None and args.labels is None and args.shape is None
     assert args.embedding is None
-    assert (args.method, args.seed, args.perplexity) == ("tsne", 0, 30.0)
+    assert (args.method, args.seed, args.perplexity) == ("auto", 0, 30.0)
     assert (args.n_neighbors, args.min_dist) == (15, 0.1)
     assert (args.list, args.sort, args.mode) == (False, "x", "label")
     assert Rect.parse(args.box) == Rect(-10.0, 10.0, -8.0, 8.0)
@@ -532,3 +532,10 @@ def test_render_command_carries_folder_flags():
         "32x48",
         "points",
     )
+
+
+def test_render_command_names_the_method_auto_chose():
+    # `auto` may choose differently for other data: the command says what was computed.
+    command = render_command(**{**DEFAULTS, "method": "tsne"})
+    assert " --method tsne " in command
+    assert parse_command(command).method == "tsne"
