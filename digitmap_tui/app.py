@@ -142,9 +142,13 @@ class DigitmapApp(compat.GuardedApp, App[int]):
             self.explorer.show_embedding(coords, params)
             return
         if self.options.preview and method in SLOW_METHODS and not self.session.ready:
-            pca = self.request_embedding(replace(params, method="pca"), "preview", start=False)
-            if pca is not None:
-                self.explorer.show_embedding(pca, params, preview=True)
+            # A first map within a second at any size, while the method computes: PCA
+            # fitted on a sample (digitmap_tui.embed.preview_coords), in a worker thread.
+            from digitmap_tui.embed import preview_coords
+
+            ds = self.session.dataset
+            images = ds.images.reshape(ds.n, -1)
+            self.explorer.run_analysis("preview", params, lambda: preview_coords(images))
 
     def request_embedding(
         self, params: Any, target: str, *, start: bool = True
@@ -165,7 +169,8 @@ class DigitmapApp(compat.GuardedApp, App[int]):
             return None
         key = embedding_key(ds.fingerprint(), params)
         cached = self.inputs.cache.load(key)
-        if cached is None and params.method == "pca" and ds.n * ds.features().shape[1] <= 4e7:
+        size = ds.n * int(np.prod(ds.images.shape[1:]))
+        if cached is None and params.method == "pca" and size <= 4e7:  # milliseconds: here
             from digitmap_tui.cache import embedding_meta
             from digitmap_tui.embed import compute_embedding
 

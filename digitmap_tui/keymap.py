@@ -101,10 +101,11 @@ TABLE: tuple[Row, ...] = (
     Row(FIND, "f", "show only some labels (others dimmed); empty answer shows all", (
         _k("f", "focus_labels", "Show only some labels"),
     )),
-    Row(EMBED, "t u p", "switch to t-SNE, UMAP, PCA (computed in the background if not cached)", (
+    Row(EMBED, "t u p P", "switch to t-SNE, UMAP, PCA, PaCMAP (computed in the background if not cached)", (
         _k("t", "method('tsne')", "Embedding: t-SNE"),
         _k("u", "method('umap')", "Embedding: UMAP"),
         _k("p", "method('pca')", "Embedding: PCA"),
+        _k("P", "method('pacmap')", "Embedding: PaCMAP"),
     )),
     Row(EMBED, "x", "cancel a running computation", (
         _k("x", "cancel_job", "Cancel the running computation"),

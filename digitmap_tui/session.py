@@ -314,6 +314,7 @@ class Session:
     home: Rect | None = None  # the embedding's initial view
     #: The coordinates are a stand-in (a PCA preview) while the chosen method computes.
     preview: bool = False
+    preview_text: str = "PCA preview"
     #: A set of points shown instead of the box (a picked sub-cluster), with its title.
     subset: np.ndarray | None = None
     subset_title: str = ""
@@ -352,9 +353,9 @@ class Session:
         return self.coords is not None
 
     def describe(self) -> str:
-        """The title's method part."""
+        """The title's method part (a preview says what it is and what is coming)."""
         text = self.source.describe(self.params)
-        return f"{text} (preview)" if self.preview else text
+        return f"{self.preview_text} · computing {text}" if self.preview else text
 
     def set_coords(
         self,

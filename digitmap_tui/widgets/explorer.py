@@ -254,6 +254,12 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         self.embedding_changed()
         self.sync()
 
+    def got_preview(self, params: Any, preview: Any) -> None:
+        """The instant PCA map, shown until the method's own map is ready."""
+        if not self.session.ready:
+            self.session.preview_text = preview.describe()
+            self.show_embedding(preview.coords, params, preview=True)
+
     def apply_bookmark(self, state: dict[str, Any]) -> None:
         from digitmap_tui.errors import InputError
 
