@@ -114,6 +114,7 @@ def in_process(directory: Path, repeats: int, with_plotext: bool) -> dict[str, A
 
     from digitmap_tui.data import load_dataset, load_embedding
     from digitmap_tui.render import RenderRequest, render_text
+    from digitmap_tui.session import Session
 
     uniplot = need("uniplot")
     dataset = load_dataset(directory / "images.npy", labels=str(directory / "labels.npy"))
@@ -130,7 +131,10 @@ def in_process(directory: Path, repeats: int, with_plotext: bool) -> dict[str, A
             highlight=False,
             soft_wrap=True,
         )
-        render_text(console, dataset, coords, request, "embedding embedding.npy")
+        # What `digitmap render` does once its inputs are loaded: a session (its initial view
+        # and box from the points) without a spatial index, then the picture.
+        session = Session.of(dataset, coords, request.state(), indexed=False)
+        render_text(console, session, request)
 
     def theirs() -> None:
         uniplot.plot_to_string(coords[:, 1], coords[:, 0], width=WIDTH, height=HEIGHT)
