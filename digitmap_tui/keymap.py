@@ -70,7 +70,7 @@ TABLE: tuple[Row, ...] = (
         _k("ctrl+up,W", "pan(0,-2)", "View: pan up"),
         _k("ctrl+right,D", "pan(4,0)", "View: pan right"),
     )),
-    Row(VIEW, "m", "map mode: label → density → purity → points (braille: every label's dots)", (
+    Row(VIEW, "m", "map mode: label → density → purity → points (braille dots)", (
         _k("m", "cycle_mode", "Map mode: next", "Map mode"),
     )),
     Row(PANEL, "g", "grid mode ↔ list mode", (

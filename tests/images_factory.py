@@ -2,9 +2,9 @@
 
 The map of a folder is computed here from the images themselves with plain numpy (no SVD
 whose signs could differ between machines): each image's mean colour, red minus blue
-across, green up (for grey images: mean brightness across, the share of bright pixels up).
-It separates skies, fruit and foliage well enough to explore, and it is the same picture
-everywhere.
+across, green up (for grey images: the left half's ink minus the right half's across, all
+ink up), as ranks, so the points spread over the map. It separates skies, fruit and
+foliage well enough to explore, and it is the same picture everywhere.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def fixed_map(dataset: Dataset) -> np.ndarray:
         flat = (images.reshape(len(images), -1) - lo) / max(hi - lo, 1e-9)
         half = flat.shape[1] // 2
         xy = np.stack([flat[:, :half].mean(1) - flat[:, half:].mean(1), flat.mean(1)], axis=1)
-    return np.round(xy * 100, 4)
+    ranks = np.argsort(np.argsort(xy, axis=0, kind="stable"), axis=0, kind="stable")
+    return ranks.astype(np.float64)
 
 
 def everything(coords: np.ndarray) -> Rect:

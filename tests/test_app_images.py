@@ -178,8 +178,8 @@ async def test_28x28_images_fit_the_4x4_grid_at_120x40_without_a_cut(cache_dir):
         await settle(pilot)
         panel = app.explorer.panel
         assert panel.fit() == (4, 4) and panel.content.slots.shape == (4, 4)
-        # 28x28 shrunk (area averaging) to the 4 tiles that fit in half the screen
-        assert (panel.tile_cols, panel.tile_rows) == (13, 7)
+        # 28x28 shrunk (area averaging) to the widest tile at scale 1
+        assert (panel.tile_cols, panel.tile_rows) == (14, 7)
         assert panel.content.note == ""
         assert_tiles_fit(app)
 
@@ -277,7 +277,7 @@ async def test_tile_scale_keys_and_flag(cache_dir):
         panel = app.explorer.panel
         assert panel.scale == 3
         assert_tiles_fit(app)
-        # 4 tiles of 24 columns need 99; at most half of 200 is there: no cut, no tile lost
+        # 4 tiles of 24 columns need 99 of the 100 the panel may take: all of them, whole
         assert panel.fit() == (4, 4) and panel.tile_cols <= 24
 
 

@@ -2,7 +2,7 @@
 size (the tile scale, fitted to the panel), and true pixels kept off covered screens.
 
 :class:`TilingActions` is mixed into the explorer screen. The panel is as wide as its grid
-wants (at most half the screen) until the user sets a width with ``(`` ``)`` or by dragging
+wants (its tiles at most half the screen) until the user sets a width with ``(`` ``)`` or by dragging
 its left border; that width is remembered between runs (:mod:`digitmap_tui.prefs`). Tiles
 are the image at its own size times the scale (``,`` ``.``, ``--tile-scale``), at most
 :data:`TILE_MAX_COLS` times the scale wide, shrunk without cutting until the grid fits
@@ -71,7 +71,7 @@ class TilingActions:
 
     def _layout(self, width: int | None = None) -> None:
         """The panel's width: the user's, else as wide as the grid wants at the tile scale,
-        at most half the screen; the map keeps at least :data:`MAP_MIN_WIDTH` columns."""
+        its tiles at most half the screen; the map keeps at least :data:`MAP_MIN_WIDTH`."""
         width = self.app.size.width if width is None else width
         limit = max(PANEL_MIN_WIDTH, width - MAP_MIN_WIDTH)
         if self.panel_width is not None:
@@ -83,7 +83,8 @@ class TilingActions:
                 ds.image_shape, self.style_name, self.max_tile_cols, self.tile_scale
             )
             want = cols * (native + 1) - 1 + PANEL_GUTTER
-            panel_width = max(PANEL_MIN_WIDTH, min(want, max(PANEL_MIN_WIDTH, width // 2)))
+            half = width // 2 + PANEL_GUTTER
+            panel_width = max(PANEL_MIN_WIDTH, min(want, half, limit))
         self.panel.styles.width = panel_width
 
     def fit_panel(self) -> tuple[int, int]:
