@@ -352,9 +352,12 @@ class InsightActions:
 
     def _jump_to_misfit(self, mf: Any, pos: int, total: int) -> None:
         self.go_to(mf.index)
+        name = self.session.dataset.label_name  # class names of an image folder
         self.say(
-            f"misfit {pos + 1}/{total}: #{mf.index} label {mf.label} among {mf.neighbour_label}s "
-            f"({mf.agreement:.0%} of its 10 neighbours agree)",
+            markup(
+                f"misfit {pos + 1}/{total}: #{mf.index} label {name(mf.label)} among "
+                f"{name(mf.neighbour_label)}s ({mf.agreement:.0%} of its 10 neighbours agree)"
+            ),
             timeout=4,
         )
 
@@ -367,8 +370,12 @@ class InsightActions:
         if not found:
             self.say("no misfits")
             return
+        name = self.session.dataset.label_name
         rows = [
-            f"#{f.index:<6} label {f.label}  neighbours {f.neighbour_label}  agree {f.agreement:.0%}"
+            safe(
+                f"#{f.index:<6} label {name(f.label)}  neighbours {name(f.neighbour_label)}"
+                f"  agree {f.agreement:.0%}"
+            )
             for f in found
         ]
 

@@ -365,6 +365,10 @@ class ImagePanel(Widget):
             self._sequences[key] = sequence
         return sequence
 
+    def on_resize(self, event: events.Resize) -> None:
+        if self.pixels:  # a new font size comes with a resize
+            self.cell_px = pixels.cell_pixels()
+
     # ----- the border: drag to resize ------------------------------------------------------------
     def on_mouse_down(self, event: events.MouseDown) -> None:
         if event.x < GRIP:
