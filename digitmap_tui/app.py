@@ -58,6 +58,8 @@ class ExploreOptions:
     bookmark: dict[str, Any] | None = None  # a saved state to open (from --bookmark)
     quality: bool = True  # compute trustworthiness and kNN accuracy in the background
     preview: bool = True  # show a PCA map while a slow method computes
+    tile_scale: int = 1  # --tile-scale: images in tiles enlarged this many times
+    images: str = "blocks"  # how tiles are drawn: blocks, or true pixels (kitty, sixel)
 
     def state(self, n: int | None = None) -> State:
         """The first state: a bookmark's (validated like the flags), else the flags'."""
@@ -116,7 +118,13 @@ class DigitmapApp(compat.GuardedApp, App[int]):
     def get_default_screen(self) -> Screen[Any]:
         color = self.color()
         style = self.options.glyphs or detect_glyphs(color, self.console.color_system)
-        return ExplorerScreen(self.session, color=color, style=style)
+        return ExplorerScreen(
+            self.session,
+            color=color,
+            style=style,
+            tile_scale=self.options.tile_scale,
+            images=self.options.images,
+        )
 
     @property
     def explorer(self) -> ExplorerScreen:
@@ -126,6 +134,8 @@ class DigitmapApp(compat.GuardedApp, App[int]):
 
     def on_mount(self) -> None:
         self.started = True
+        for warning in self.inputs.warnings:  # e.g. files an image folder skipped
+            self.notify(markup(warning), severity="warning", timeout=10)
         given = self.inputs.coords
         if given is not None:
             self.explorer.show_embedding(given, None)
@@ -251,6 +261,7 @@ class DigitmapApp(compat.GuardedApp, App[int]):
     # ----- app-wide keys ---------------------------------------------------------------------------
     async def action_quit(self) -> None:
         self.cancel_job(quiet=True)
+        self.explorer.hide_pixels()
         self.exit(0)
 
     def on_unmount(self) -> None:

@@ -763,6 +763,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         debug=args.debug,
         color=None if args.colors == "auto" else args.colors != "none",
         color_system="auto" if args.colors == "always" else args.colors,
+        tile_scale=args.tile_scale,
     )
     inputs = load_inputs(args)
     if args.bookmark:
@@ -772,6 +773,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         apply_bookmark_params(inputs, state)
         State.from_dict(state, inputs.dataset.n)  # a bad saved state: one line, exit 2
         options = replace(options, bookmark=state)
+    options = replace(options, images=explore_images(args, web))
     app = DigitmapApp(inputs, options)
     with stdout_on_terminal(enabled=not web):
         run_until_signalled(app)
@@ -784,6 +786,18 @@ def cmd_explore(args: argparse.Namespace) -> int:
         sys.stdout.write(format_selection(app.selection, as_json=args.print_json))
         sys.stdout.flush()
     return int(app.return_code or 0)
+
+
+def explore_images(args: argparse.Namespace, web: bool) -> str:
+    """``--images``, resolved before the explorer starts: ``auto`` asks the terminal now,
+    as Textual's input thread would take the answer for keys once it runs. Not in a
+    browser (its terminal draws neither protocol), nor where colour is off."""
+    from digitmap_tui import pixels
+
+    setting = getattr(args, "images", "auto")
+    if web or args.colors == "none" or (setting == "auto" and args.glyphs == "ascii"):
+        return "blocks"
+    return pixels.choose(setting, cell_size=pixels.reported_cell_pixels)
 
 
 class stdout_on_terminal:

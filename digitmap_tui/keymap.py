@@ -70,7 +70,7 @@ TABLE: tuple[Row, ...] = (
         _k("ctrl+up,W", "pan(0,-2)", "View: pan up"),
         _k("ctrl+right,D", "pan(4,0)", "View: pan right"),
     )),
-    Row(VIEW, "m", "map mode: label → density → purity", (
+    Row(VIEW, "m", "map mode: label → density → purity → points (braille dots)", (
         _k("m", "cycle_mode", "Map mode: next", "Map mode"),
     )),
     Row(PANEL, "g", "grid mode ↔ list mode", (
@@ -86,6 +86,14 @@ TABLE: tuple[Row, ...] = (
     Row(PANEL, "{ }", "grid: fewer / more rows", (
         _k("left_curly_bracket", "grid(-1,0)", "Grid: fewer rows"),
         _k("right_curly_bracket", "grid(1,0)", "Grid: more rows"),
+    )),
+    Row(PANEL, ", .", "tiles smaller / larger (scale 1-8, as --tile-scale)", (
+        _k("comma", "tile_scale(-1)", "Tiles: smaller"),
+        _k("full_stop", "tile_scale(1)", "Tiles: larger"),
+    )),
+    Row(PANEL, "( )", "panel narrower / wider (remembered); or drag its left border", (
+        _k("left_parenthesis", "panel_width(-4)", "Panel: narrower"),
+        _k("right_parenthesis", "panel_width(4)", "Panel: wider"),
     )),
     Row(PANEL, "pageup pagedown  < >", "list: previous / next page", (
         _k("pageup,less_than_sign", "page(-1)", "List: previous page"),

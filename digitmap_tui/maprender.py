@@ -28,12 +28,12 @@ from digitmap_tui.glyphs import label_color, label_glyph
 from digitmap_tui.grid import EMPTY, BinnedMap
 from digitmap_tui.text import safe
 
-MAP_MODES: tuple[str, ...] = ("label", "density", "purity")
-#: The braille mode. Kept out of MAP_MODES (what the explorer's ``m`` cycles through) until
-#: the map widget passes the painter its ``fine`` grid; ``render`` and the painter take
-#: every mode in ALL_MAP_MODES.
+#: The braille mode: every label's own points, 2x4 dots a cell.
 POINTS_MODE = "points"
-ALL_MAP_MODES: tuple[str, ...] = (*MAP_MODES, POINTS_MODE)
+#: The map modes, in the order the explorer's ``m`` cycles through them.
+MAP_MODES: tuple[str, ...] = ("label", "density", "purity", POINTS_MODE)
+#: Kept for callers of the time when ``points`` was not in the ``m`` cycle.
+ALL_MAP_MODES: tuple[str, ...] = MAP_MODES
 
 #: Sub-cells per map cell in the points mode: braille's 2 columns x 4 rows of dots.
 POINTS_SUB = (2, 4)

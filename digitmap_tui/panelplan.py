@@ -142,7 +142,7 @@ def _mean_plan(session: Session, rows_fit: int, cols_fit: int) -> PanelPlan:
     rows, cols = session.state.grid
     ds = session.dataset
     means, counts = grid_mean_images(session.coords, ds.images, session.box, rows, cols)
-    shape = ds.image_shape
+    shape = ds.images.shape[1:]  # (H, W), or (H, W, 3) for colour
     full = np.full((rows, cols), EMPTY, dtype=np.int64)
     tiles: list[tuple[np.ndarray, str]] = []
     for i in range(rows):

@@ -43,7 +43,9 @@ __all__ = [
     "kitty_delete",
     "parse_reply",
     "pixel_box",
+    "placed",
     "query_sequence",
+    "reported_cell_pixels",
 ]
 
 PROTOCOLS = ("kitty", "sixel", "blocks")
@@ -171,8 +173,15 @@ def choose(
     setting: str,
     detector: Callable[[], str] = detect,
     env: Mapping[str, str] | None = None,
+    cell_size: Callable[[], tuple[int, int] | None] | None = None,
 ) -> str:
-    """``--images``: ``blocks``/``sixel``/``kitty`` as given; ``auto`` asks the terminal."""
+    """``--images``: ``blocks``/``sixel``/``kitty`` as given; ``auto`` asks the terminal.
+
+    With ``cell_size`` (e.g. :func:`reported_cell_pixels`), ``auto`` takes sixel only where
+    the terminal says how large its cells are: a sixel image is drawn at its own pixel
+    size, and one made for guessed cells can spill out of its place (kitty scales its
+    images to the cells it is given, so it needs no such care).
+    """
     if setting not in IMAGE_CHOICES:
         raise ValueError(f"--images {setting!r}: choose one of {', '.join(IMAGE_CHOICES)}")
     env = os.environ if env is None else env
@@ -180,12 +189,15 @@ def choose(
         return setting
     if env.get("NO_COLOR") is not None and env.get("NO_COLOR") != "":
         return "blocks"  # the user asked for no colour: pictures in colour would defy it
-    return detector()
+    found = detector()
+    if found == "sixel" and cell_size is not None and cell_size() is None:
+        return "blocks"
+    return found
 
 
-def cell_pixels(fd: int = 2) -> tuple[int, int]:
+def reported_cell_pixels(fd: int = 2) -> tuple[int, int] | None:
     """(width, height) in pixels of one cell of the terminal on ``fd`` (TIOCGWINSZ), or
-    :data:`DEFAULT_CELL_PX` when it does not say (many terminals over SSH do not)."""
+    None when it does not say (many terminals over SSH do not)."""
     try:
         import fcntl
         import struct
@@ -194,10 +206,15 @@ def cell_pixels(fd: int = 2) -> tuple[int, int]:
         raw = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
         rows, cols, xpix, ypix = struct.unpack("HHHH", raw)
     except (OSError, ImportError):
-        return DEFAULT_CELL_PX
+        return None
     if rows and cols and xpix and ypix:
         return max(1, xpix // cols), max(1, ypix // rows)
-    return DEFAULT_CELL_PX
+    return None
+
+
+def cell_pixels(fd: int = 2) -> tuple[int, int]:
+    """:func:`reported_cell_pixels`, or :data:`DEFAULT_CELL_PX` when the terminal does not say."""
+    return reported_cell_pixels(fd) or DEFAULT_CELL_PX
 
 
 # --------------------------------------------------------------------------- pixels
@@ -273,6 +290,7 @@ def encode(
     cell_px: tuple[int, int] = DEFAULT_CELL_PX,
     image_id: int | None = None,
     tmux: bool = False,
+    z: int | None = None,
 ) -> str:
     """The escape sequence that draws ``image`` in ``cell_w x cell_h`` cells at the cursor.
 
@@ -281,18 +299,27 @@ def encode(
     id replace this one) or ``"sixel"`` (a DCS string: at most 256 colours, exact when the
     image has no more; the cursor ends below the image, so callers save and restore it).
     ``cell_px`` is the cell size in pixels (:func:`cell_pixels`). ``tmux`` wraps each
-    sequence for tmux's passthrough.
+    sequence for tmux's passthrough. ``z`` (kitty) stacks the image: below 0 it is drawn
+    under the text, so text drawn over its cells later (a notification) stays readable.
     """
     rgb = to_rgb8(image, value_range)
     out_h, out_w = pixel_box(rgb.shape[:2], cell_w, cell_h, cell_px)
     rgb = _fit(rgb, out_h, out_w)
     if protocol == "kitty":
-        parts = _kitty(rgb, cell_w, cell_h, image_id)
+        parts = _kitty(rgb, cell_w, cell_h, image_id, z)
     elif protocol == "sixel":
         parts = [_sixel(rgb)]
     else:
         raise ValueError(f"unknown pixel protocol {protocol!r}; expected kitty or sixel")
     return "".join(tmux_wrap(p) for p in parts) if tmux else "".join(parts)
+
+
+def placed(sequence: str, at: tuple[int, int], back: tuple[int, int]) -> str:
+    """``sequence`` (from :func:`encode`) drawn with its top-left corner at the screen cell
+    ``at`` (x, y, from 0), then the cursor put at ``back``: what a widget that draws lines
+    of text appends to a line to put an image somewhere on the screen, leaving the cursor
+    where the rest of the line expects it (sixel moves it, kitty does not)."""
+    return f"{_ESC}[{at[1] + 1};{at[0] + 1}H{sequence}{_ESC}[{back[1] + 1};{back[0] + 1}H"
 
 
 def kitty_delete(image_id: int | None = None, tmux: bool = False) -> str:
@@ -301,10 +328,14 @@ def kitty_delete(image_id: int | None = None, tmux: bool = False) -> str:
     return tmux_wrap(seq) if tmux else seq
 
 
-def _kitty(rgb: np.ndarray, cell_w: int, cell_h: int, image_id: int | None) -> list[str]:
+def _kitty(
+    rgb: np.ndarray, cell_w: int, cell_h: int, image_id: int | None, z: int | None = None
+) -> list[str]:
     h, w = rgb.shape[:2]
     payload = base64.standard_b64encode(zlib.compress(rgb.tobytes(), 6)).decode("ascii")
     ident = f",i={image_id}" if image_id else ""
+    if z is not None:
+        ident += f",z={int(z)}"
     head = f"a=T,f=24,o=z,s={w},v={h},c={cell_w},r={cell_h},C=1,q=2{ident}"
     chunks = [payload[k : k + _KITTY_CHUNK] for k in range(0, len(payload), _KITTY_CHUNK)]
     out = []

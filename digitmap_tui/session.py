@@ -69,6 +69,7 @@ class Source:
     labels: str | None = None
     shape: str | None = None
     embedding: str | None = None
+    size: str | None = None  # --size of an image folder, as typed
 
     @classmethod
     def from_inputs(cls, inputs: Inputs) -> Source:
@@ -81,6 +82,7 @@ class Source:
             labels=inputs.labels_path,
             shape=inputs.shape_text,
             embedding=inputs.embedding_path,
+            size=getattr(inputs, "size_text", None),
         )
 
     def describe(self, params: EmbedParams) -> str:
@@ -642,6 +644,7 @@ class Session:
             list_mode=st.list_mode,
             sort=st.sort,
             mode=st.mode,
+            size=src.size,
         )
 
     def provenance(self) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def keys(*pressed: str) -> RunBefore:
 
 def test_startup_grid(snap_compare, cache_dir):
     """Start-up at 120x40: title with "digits (1797)" and t-SNE, coloured label map with the
-    selection box in the middle, coords and legend lines, panel "grid 4×4 · N points" with
+    selection box in the middle (cells that also hold other labels' points underlined, e.g.
+    a 4 and a 9 among the 7s), coords and legend lines, panel "grid 4×4 · N points" with
     the label histogram and 4x4 half-block tiles, footer with the keys."""
     assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys())
 
@@ -199,3 +200,53 @@ def test_quality_in_title(snap_compare, cache_dir):
     """With quality figures on: the title ends "trustworthiness 0.99x · 10-NN accuracy 98.x%"."""
     app = make_app(cache_dir, quality=True)
     assert snap_compare(app, terminal_size=(120, 40), run_before=keys())
+
+
+# ----- real images (issue: folders, colour, tiles, minorities) ---------------------------------
+
+
+def test_colour_folder_truecolor(snap_compare, cache_dir):
+    """The colour_scenes folder at 200x60 in truecolor, the box over every image: the panel
+    has a 4x4 grid of colour half-block tiles (blue skies, red/orange fruit, green foliage),
+    headers "<index> L:<class name>", the histogram "sky:12 fruit:12 foliage:12" by name, the
+    legend "0 foliage 1 fruit 2 sky"; no tile is cut."""
+    from tests.images_factory import folder_app
+
+    app = folder_app(cache_dir, options=ExploreOptions(color=True, color_system="truecolor"))
+    assert snap_compare(app, terminal_size=(200, 60), run_before=keys())
+
+
+def test_colour_folder_16_colours(snap_compare, cache_dir):
+    """The same at 16 colours: the tiles fall back to their luminance in shades ░▒▓█ (sky
+    light, foliage dark), map and labels in the 16 colours, names as in truecolor."""
+    from tests.images_factory import folder_app
+
+    app = folder_app(cache_dir, options=ExploreOptions(color=True, color_system="16"))
+    assert snap_compare(app, terminal_size=(200, 60), run_before=keys())
+
+
+def test_class_name_headers(snap_compare, cache_dir):
+    """The colour folder in list mode by label at 120x40: 4 columns of colour tiles, every
+    header "<index> L:<class name>" ("L:foliage", "L:fruit") in the class's colour, the
+    histogram and the legend name the classes; the panel says "page 1/2"."""
+    from tests.images_factory import folder_app
+
+    options = ExploreOptions(color=True, list_mode=True, sort="label")
+    assert snap_compare(folder_app(cache_dir, options=options), terminal_size=(120, 40),
+                        run_before=keys())  # fmt: skip
+
+
+def test_points_mode_1118(snap_compare, cache_dir):
+    """Points mode (braille, 2x4 dots a cell) after i 1118 enter Esc: each label's own points
+    as coloured dots; the box is centred on 1118, whose cell is a lone red dot (a 3) among
+    the grey 7s' dots (Esc took the yellow mark off it); the legend explains the dots."""
+    app = make_app(cache_dir, ExploreOptions(color=True, mode="points"))
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=keys("i", "1", "1", "1", "8", "enter", "escape")
+    )
+
+
+def test_tile_scale_2(snap_compare, cache_dir):
+    """After . at 200x60: tile scale 2, every 8x8 digit drawn 16 columns x 8 rows, the 4x4
+    grid whole in a wider panel; the map keeps the rest of the screen."""
+    assert snap_compare(make_app(cache_dir), terminal_size=(200, 60), run_before=keys("full_stop"))

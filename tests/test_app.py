@@ -124,12 +124,12 @@ async def test_map_modes_cycle(cache_dir):
         await pilot.pause()
         s = app.session
         seen = [s.state.mode]
-        for _ in range(3):
+        for _ in range(4):
             await pilot.press("m")
             await pilot.pause()
             seen.append(s.state.mode)
             assert app.explorer.map.frame.mode == s.state.mode
-        assert seen == ["label", "density", "purity", "label"]
+        assert seen == ["label", "density", "purity", "points", "label"]
 
 
 async def test_zoom_and_reset_leave_the_selection_alone(cache_dir):

@@ -847,3 +847,19 @@ def test_an_uncreatable_default_cache_means_no_cache_not_an_error(
     status, out, err = run_main(["render", "--method", "pca", "--json"], capsys)
     assert status == 0, err
     assert json.loads(out)["n"] == 1797
+
+
+def test_images_flag_is_resolved_before_the_explorer_starts():
+    from digitmap_tui.cli import build_parser, explore_images
+
+    parse = build_parser().parse_args
+    assert explore_images(parse(["explore", "--images", "kitty"]), web=False) == "kitty"
+    assert explore_images(parse(["explore", "--images", "sixel"]), web=False) == "sixel"
+    # the browser's terminal draws neither; no colour means no pictures in colour
+    assert explore_images(parse(["explore", "--images", "kitty"]), web=True) == "blocks"
+    assert explore_images(parse(["explore", "--images", "kitty", "--colors", "none"]), False) == (
+        "blocks"
+    )
+    # auto asks the terminal: here there is none, so nothing is sent and blocks it is
+    assert explore_images(parse(["explore"]), web=False) == "blocks"
+    assert parse(["explore", "--tile-scale", "3"]).tile_scale == 3

@@ -251,6 +251,26 @@ async def test_tmux_clipboard_writes_the_passthrough_sequence(cache_dir, monkeyp
     assert app._clipboard == " ".join(str(i) for i in app.selection)
 
 
+def test_raw_write_goes_to_the_driver(cache_dir):
+    class Driver:
+        def __init__(self) -> None:
+            self.out: list[str] = []
+
+        def write(self, text: str) -> None:
+            self.out.append(text)
+
+        def flush(self) -> None:
+            self.out.append("<flush>")
+
+    class App:
+        _driver = Driver()
+
+    assert compat.install()["raw_write"]
+    assert compat.write_raw(App(), "\x1b_Ga=d\x1b\\")
+    assert App._driver.out == ["\x1b_Ga=d\x1b\\", "<flush>"]
+    assert not compat.write_raw(object(), "x")
+
+
 def test_no_private_textual_name_outside_compat():
     """Every private Textual touch point lives in widgets/compat.py."""
     import re

@@ -18,13 +18,17 @@ from hypothesis.extra.numpy import arrays
 
 from digitmap_tui.data import load_digits
 from digitmap_tui.pixels import (
+    DEFAULT_CELL_PX,
+    cell_pixels,
     choose,
     detect,
     encode,
     kitty_delete,
     parse_reply,
     pixel_box,
+    placed,
     query_sequence,
+    reported_cell_pixels,
     tmux_wrap,
     to_rgb8,
 )
@@ -340,3 +344,40 @@ def test_choose() -> None:
     assert choose("auto", fake, env={"NO_COLOR": "1"}) == "blocks"
     with pytest.raises(ValueError):
         choose("png", fake, env={})
+    # sixel is drawn at its own pixel size: auto takes it only where the cell size is known
+    assert choose("auto", fake, env={}, cell_size=lambda: None) == "blocks"
+    assert choose("auto", fake, env={}, cell_size=lambda: (9, 18)) == "sixel"
+    assert choose("sixel", fake, env={}, cell_size=lambda: None) == "sixel"
+    assert choose("auto", lambda: "kitty", env={}, cell_size=lambda: None) == "kitty"
+
+
+def test_placed_draws_at_a_cell_and_puts_the_cursor_back() -> None:
+    image = load_digits().images[0]
+    text = encode(image, "sixel", 8, 4, value_range=(0, 16))
+    out = placed(text, (85, 5), (120, 8))
+    assert out == f"\x1b[6;86H{text}\x1b[9;121H"  # CUP is 1-based, row first
+    kitty = encode(image, "kitty", 8, 4, value_range=(0, 16), image_id=9, z=-1)
+    keys, _ = decode_kitty(kitty)
+    assert keys["z"] == "-1" and keys["i"] == "9"
+
+
+def test_reported_cell_pixels_without_a_terminal(tmp_path) -> None:
+    with open(tmp_path / "f", "w") as fh:
+        assert reported_cell_pixels(fh.fileno()) is None
+        assert cell_pixels(fh.fileno()) == DEFAULT_CELL_PX
+
+
+def test_reported_cell_pixels_from_the_window_size() -> None:
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 1080, 800))
+        assert reported_cell_pixels(slave) == (9, 20)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        assert reported_cell_pixels(slave) is None
+    finally:
+        os.close(master)
+        os.close(slave)

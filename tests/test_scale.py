@@ -74,15 +74,15 @@ async def test_mnist_sized_images_embed_with_progress_and_tiles_that_fit(tmp_pat
         assert s.box.y0 == pytest.approx(start.y0 - py)
         assert np.array_equal(shown_slots(app), expected_slots(app))
         assert len(app.selection) == len(list_select(s.coords, s.box))
-        # 28x28 pixels downsampled to half blocks that fit four columns in the panel (at most
-        # half of 120 columns): 13 columns x 7 rows, under a header; no tile is cut.
-        assert (panel.tile_cols, panel.tile_rows) == (13, 7)
+        # 28x28 pixels downsampled to half blocks that fit four columns in the panel (tiles
+        # at most half of 120 columns): 14 columns x 7 rows, under a header; no tile is cut.
+        assert (panel.tile_cols, panel.tile_rows) == (14, 7)
         assert 4 * (panel.tile_cols + 1) - 1 <= panel.size.width
         shown = [int(i) for i in shown_slots(app).ravel() if i >= 0]
         assert shown
         tile = panel.tile(shown[0])
         assert len(tile) == 8
-        assert all(sum(len(seg.text) for seg in line) == 13 for line in tile)
+        assert all(sum(len(seg.text) for seg in line) == 14 for line in tile)
         assert any("▀" in seg.text or "▄" in seg.text for line in tile[1:] for seg in line)
         # the map's bins are the definition's, from the index built once for these points
         w, h = e.map.map_size

@@ -14,6 +14,8 @@ test per patch that fails loudly when the gate turns it off, so an upgrade is no
 - ``colors``: ``--colors`` chooses the colour depth Textual's console is built with.
 - ``screen_text``: the screen as plain text (for the text half of a screenshot).
 - ``tmux_clipboard``: OSC 52 wrapped in tmux's passthrough, written to the terminal.
+- ``raw_write``: a sequence written to the terminal between frames (kitty images deleted
+  when a dialog covers the panel or the app ends).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from textual.widget import Widget
 #: Textual versions the patches were tested on: [lowest, next major).
 TESTED = ((8, 0), (9, 0))
 
-PATCHES = ("chops", "guard", "monochrome", "colors", "screen_text", "tmux_clipboard")
+PATCHES = (
+    "chops", "guard", "monochrome", "colors", "screen_text", "tmux_clipboard", "raw_write",
+)  # fmt: skip
 _active: dict[str, bool] = dict.fromkeys(PATCHES, False)
 
 
@@ -309,6 +313,18 @@ def copy_through_tmux(app: Any, text: str, sequence: str) -> bool:
     if not _active["tmux_clipboard"] or driver is None:
         return False
     app._clipboard = text
+    driver.write(sequence)
+    driver.flush()
+    return True
+
+
+# ----- raw_write: a sequence between frames ----------------------------------------------------------
+def write_raw(app: Any, sequence: str) -> bool:
+    """Write ``sequence`` to the terminal as is, outside any frame; False where nothing was
+    written (the app has not started, or has ended)."""
+    driver = getattr(app, "_driver", None)
+    if not _active["raw_write"] or driver is None:
+        return False
     driver.write(sequence)
     driver.flush()
     return True

@@ -21,7 +21,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from digitmap_tui import keymap
-from digitmap_tui.glyphs import tile_size
 from digitmap_tui.maprender import legend_segments
 from digitmap_tui.panelplan import PanelPlan, plan_panel
 from digitmap_tui.selection import Cells, initial_view
@@ -39,6 +38,7 @@ from digitmap_tui.widgets.outputs import OutputActions
 from digitmap_tui.widgets.panel import ImagePanel
 from digitmap_tui.widgets.screens import PromptScreen
 from digitmap_tui.widgets.status import ProgressLine, StatusLine
+from digitmap_tui.widgets.tiling import TilingActions
 
 if TYPE_CHECKING:
     from digitmap_tui.grid import Rect
@@ -46,10 +46,6 @@ if TYPE_CHECKING:
 
 MIN_WIDTH = 60
 MIN_HEIGHT = 16
-#: The widest a tile may be drawn (columns), and the narrowest it is shrunk to so a grid fits.
-TILE_MAX_COLS = 14
-TILE_MIN_COLS = 6
-PANEL_MIN_WIDTH = 26
 #: Actions that work behind the "terminal too small" message, or before the first map.
 ALWAYS = frozenset({"quit", "help", "cancel_job", "command_palette"})
 
@@ -62,12 +58,20 @@ def bindings(*, app: bool) -> list[Binding | tuple[str, str] | tuple[str, str, s
     ]
 
 
-class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
+class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None]):
     """Map on the left, image panel on the right, the keys in the footer."""
 
     BINDINGS = bindings(app=False)
 
-    def __init__(self, session: Session, *, color: bool, style: str) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        color: bool,
+        style: str,
+        tile_scale: int = 1,
+        images: str = "blocks",
+    ) -> None:
         super().__init__()
         self.session = session
         self.color = color
@@ -79,6 +83,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         self.mounted = False
         self._sync_pending = False
         self.init_insight()
+        self.init_tiling(tile_scale, images)
 
     # ----- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -86,8 +91,9 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 with Horizontal(id="maps"):
-                    yield MapView(color=self.color, id="map")
-                    yield MapView(color=self.color, id="twin", interactive=False)
+                    braille = self.style_name != "ascii"  # the Linux console has none
+                    yield MapView(color=self.color, id="map", braille=braille)
+                    yield MapView(color=self.color, id="twin", interactive=False, braille=braille)
                 yield ProgressLine(id="progress")
                 yield StatusLine(id="coords")
                 yield StatusLine(id="legend")
@@ -108,11 +114,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         return self.query_one(ImagePanel)
 
     def on_mount(self) -> None:
-        ds = self.session.dataset
-        cols, rows = tile_size(ds.image_shape, self.style_name, TILE_MAX_COLS)
-        self.panel.configure(
-            ds.images, ds.labels, ds.value_range(), self.style_name, self.color, cols, rows
-        )
+        self.configure_panel()
         self.map.focus()
         self._layout()
         self._check_size()
@@ -134,6 +136,8 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         if self.has_class("too-small") != small:
             self.set_class(small, "too-small")
             self.refresh_bindings()
+            if small:
+                self.hide_pixels()
         if small:
             self.query_one("#too-small", Static).update(
                 Text(
@@ -153,24 +157,6 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         if not self.session.ready and action != "method":
             return None
         return True
-
-    def _layout(self, width: int | None = None) -> None:
-        """The panel's width and its tiles' size: as wide as the grid wants, at most half
-        the screen; tiles shrink (images are downsampled, never cut) until the grid fits."""
-        width = self.app.size.width if width is None else width
-        ds = self.session.dataset
-        cols = self.session.state.grid[1]
-        native, _ = tile_size(ds.image_shape, self.style_name, TILE_MAX_COLS)
-        limit = max(PANEL_MIN_WIDTH, width // 2)
-        want = cols * (native + 1) - 1 + 2  # tiles, gaps, border and padding
-        panel_width = max(PANEL_MIN_WIDTH, min(want, limit))
-        room = panel_width - 2
-        tile_cols = native
-        if cols * (tile_cols + 1) - 1 > room:
-            tile_cols = max(min(native, TILE_MIN_COLS), (room + 1) // cols - 1)
-        tile_cols, tile_rows = tile_size(ds.image_shape, self.style_name, tile_cols)
-        self.panel.styles.width = panel_width
-        self.panel.resize_tiles(tile_cols, tile_rows)
 
     # ----- drawing the session -----------------------------------------------------------------
     def sync(self) -> None:
@@ -197,7 +183,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
                 self._sync_pending = True
                 self.call_after_refresh(self._pending_sync)
             return
-        plan = plan_panel(s, self.panel.fit())
+        plan = plan_panel(s, self.fit_panel())
         if plan.page != st.page:
             s.set_page(plan.page)
         self.plan = plan
@@ -231,7 +217,8 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         text += self.twin_status()
         self.query_one("#coords", StatusLine).set(text)
         line = Text()
-        for seg in legend_segments(s.dataset.n_labels, st.mode, self.color):
+        names = s.dataset.label_names
+        for seg in legend_segments(s.dataset.n_labels, self.map.drawn_mode, self.color, names):
             line.append(seg.text, seg.style)
         self.query_one("#legend", StatusLine).set(line)
 
@@ -415,9 +402,9 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
                 self.say(f"index {index} is out of range 0…{n - 1}", severity="error")
                 return
             self.go_to(index)
-            labels = self.session.dataset.labels
-            label = "" if labels is None else f" L:{int(labels[index])}"
-            self.say(f"point {index}{label}")
+            ds = self.session.dataset
+            label = "" if ds.labels is None else f" L:{ds.label_name(int(ds.labels[index]))}"
+            self.say(markup(f"point {index}{label}"))
 
         self.app.push_screen(PromptScreen("Go to point index:", f"0 … {n - 1}"), go)
 

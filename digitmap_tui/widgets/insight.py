@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from digitmap_tui.glyphs import label_style, tile_segments, tiles_to_lines
-from digitmap_tui.text import markup
+from digitmap_tui.text import markup, safe
 
 if TYPE_CHECKING:
     from digitmap_tui.session import Session
@@ -45,8 +45,22 @@ def lines_to_text(lines: list[list[Segment]]) -> Text:
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Each pixel repeated ``factor`` times both ways (a large view of a small image)."""
-    return np.kron(np.asarray(image, dtype=np.float64), np.ones((factor, factor)))
+    """Each pixel repeated ``factor`` times both ways (a large view of a small image); an
+    (H, W, 3) colour image keeps its channels."""
+    img = np.asarray(image, dtype=np.float64)
+    return img.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def label_text(label: int, names: tuple[str, ...] | None, color: bool) -> Text:
+    """A label as shown: its class name when known (escaped), in the label's colour."""
+    shown = safe(names[label]) if names is not None and 0 <= label < len(names) else str(label)
+    return Text(shown, label_style(label) if color else "")
+
+
+def _name(label: int | None, names: tuple[str, ...] | None) -> str | None:
+    if label is None or names is None or not 0 <= label < len(names):
+        return None
+    return names[label]
 
 
 class InspectorScreen(ModalScreen[None]):
@@ -75,8 +89,12 @@ class InspectorScreen(ModalScreen[None]):
         value_range: tuple[float, float],
         tile_cols: int,
         color: bool,
+        label_names: tuple[str, ...] | None = None,
+        scale: int = 1,
     ) -> None:
         super().__init__()
+        self.label_names = label_names
+        self.scale = scale
         self.index = index
         self.image = image
         self.label = label
@@ -89,7 +107,7 @@ class InspectorScreen(ModalScreen[None]):
         self.color = color
 
     def compose(self) -> ComposeResult:
-        h, w = self.image.shape
+        h, w = self.image.shape[:2]
         factor = max(1, min(4, 32 // max(h, w)))
         big = upscale(self.image, factor)
         big_lines = tile_segments(
@@ -100,11 +118,12 @@ class InspectorScreen(ModalScreen[None]):
             value_range=self.value_range,
             cols=min(w * factor, 56),
             color=self.color,
+            label_name=_name(self.label, self.label_names),
         )
         title = Text(f"point {self.index}", style="bold")
         if self.label is not None:
             title.append("  label ")
-            title.append(str(self.label), label_style(self.label) if self.color else None)
+            title.append_text(label_text(self.label, self.label_names, self.color))
         title.append(f"  at x {self.xy[0]:.4g}, y {self.xy[1]:.4g}")
         tiles = [
             tile_segments(
@@ -115,6 +134,8 @@ class InspectorScreen(ModalScreen[None]):
                 value_range=self.value_range,
                 cols=self.tile_cols,
                 color=self.color,
+                label_name=_name(lab, self.label_names),
+                scale=self.scale,
             )
             for i, lab, img in self.neighbours
         ]
@@ -161,8 +182,12 @@ class SplitScreen(ModalScreen[int | None]):
         value_range: tuple[float, float],
         tile_cols: int,
         color: bool,
+        label_names: tuple[str, ...] | None = None,
+        scale: int = 1,
     ) -> None:
         super().__init__()
+        self.label_names = label_names
+        self.scale = scale
         self.clusters = clusters
         self.total = total
         self.scores = scores
@@ -192,6 +217,7 @@ class SplitScreen(ModalScreen[int | None]):
                 value_range=self.value_range,
                 cols=self.tile_cols,
                 color=self.color,
+                scale=self.scale,
             )
             lines[0] = [Segment(f"{i}: {cl['size']}"[: self.tile_cols].ljust(self.tile_cols))]
             tiles.append(lines)
@@ -199,7 +225,7 @@ class SplitScreen(ModalScreen[int | None]):
         for i, cl in enumerate(self.clusters, start=1):
             mix.append(f"{i}: {cl['size']} points · ")
             for label, count in cl["mix"]:
-                mix.append(str(label), label_style(label) if self.color else None)
+                mix.append_text(label_text(label, self.label_names, self.color))
                 mix.append(f":{count} ")
             mix.append("\n")
         with VerticalScroll():
@@ -326,9 +352,12 @@ class InsightActions:
 
     def _jump_to_misfit(self, mf: Any, pos: int, total: int) -> None:
         self.go_to(mf.index)
+        name = self.session.dataset.label_name  # class names of an image folder
         self.say(
-            f"misfit {pos + 1}/{total}: #{mf.index} label {mf.label} among {mf.neighbour_label}s "
-            f"({mf.agreement:.0%} of its 10 neighbours agree)",
+            markup(
+                f"misfit {pos + 1}/{total}: #{mf.index} label {name(mf.label)} among "
+                f"{name(mf.neighbour_label)}s ({mf.agreement:.0%} of its 10 neighbours agree)"
+            ),
             timeout=4,
         )
 
@@ -341,8 +370,12 @@ class InsightActions:
         if not found:
             self.say("no misfits")
             return
+        name = self.session.dataset.label_name
         rows = [
-            f"#{f.index:<6} label {f.label}  neighbours {f.neighbour_label}  agree {f.agreement:.0%}"
+            safe(
+                f"#{f.index:<6} label {name(f.label)}  neighbours {name(f.neighbour_label)}"
+                f"  agree {f.agreement:.0%}"
+            )
             for f in found
         ]
 
@@ -411,6 +444,8 @@ class InsightActions:
             value_range=panel.value_range,
             tile_cols=panel.tile_cols,
             color=panel.color,
+            label_names=ds.label_names,
+            scale=panel.scale,
         )
         self.inspected = (index, near)
 
@@ -440,7 +475,7 @@ class InsightActions:
 
     def got_split(self, total: int, split: Any) -> None:
         self.last_split = split
-        shape = self.session.dataset.image_shape
+        shape = self.session.dataset.images.shape[1:]  # (H, W) or (H, W, 3)
         clusters = [
             {
                 "mean": sc.mean.reshape(shape),
@@ -467,6 +502,7 @@ class InsightActions:
                 clusters=clusters, total=total, scores=dict(split.scores),
                 style=panel.style_name, value_range=panel.value_range,
                 tile_cols=panel.tile_cols, color=panel.color,
+                label_names=self.session.dataset.label_names, scale=panel.scale,
             ),
             picked,
         )  # fmt: skip

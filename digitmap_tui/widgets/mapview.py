@@ -23,7 +23,14 @@ from textual.strip import Strip
 
 from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import BinnedMap, PointIndex, Rect, cell_of
-from digitmap_tui.maprender import BOX_CORNER, MapPainter, merge_cells, overlay_box
+from digitmap_tui.maprender import (
+    BOX_CORNER,
+    POINTS_MODE,
+    MapPainter,
+    merge_cells,
+    overlay_box,
+    points_size,
+)
 from digitmap_tui.selection import Cells, Span
 from digitmap_tui.widgets.compat import GuardedWidget, line_spans
 
@@ -104,10 +111,17 @@ class MapView(GuardedWidget, can_focus=True):
             self.center = center
 
     def __init__(
-        self, *, color: bool = True, id: str | None = None, interactive: bool = True
+        self,
+        *,
+        color: bool = True,
+        id: str | None = None,
+        interactive: bool = True,
+        braille: bool = True,
     ) -> None:
         super().__init__(id=id)
         self.color = color
+        # The points mode draws braille dots; the ASCII-only Linux console cannot.
+        self.braille = braille
         # A twin map shows another embedding: no box, no mouse.
         self.interactive = interactive
         self.can_focus = interactive
@@ -121,6 +135,11 @@ class MapView(GuardedWidget, can_focus=True):
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
         self._drag_start: tuple[int, int] | None = None
         self._overlay: tuple[MapFrame, tuple[int, int], Overlay] | None = None
+
+    @property
+    def drawn_mode(self) -> str:
+        """The mode as drawn: ``points`` is drawn as ``label`` without braille or colour."""
+        return self._painter.mode if self._painter is not None else self.frame.mode
 
     # ----- size and geometry -----------------------------------------------------------------
     @property
@@ -217,8 +236,20 @@ class MapView(GuardedWidget, can_focus=True):
             self._hl_cells = {}
             return
         w, h = self.map_size
-        self._binned = frame.index.bin(frame.view, w, h)
-        self._painter = MapPainter(self._binned, frame.mode, frame.focus, self.color)
+        index = frame.index
+        self._binned = index.bin(frame.view, w, h)
+        # The points mode bins the same points 2x4 finer: one braille dot per sub-cell.
+        fine = index.bin(frame.view, *points_size(w, h)) if frame.mode == POINTS_MODE else None
+        self._painter = MapPainter(
+            self._binned,
+            frame.mode,
+            frame.focus,
+            self.color,
+            fine=fine,
+            braille=self.braille,
+            n_labels=index.n_labels,
+            mark_minorities=True,  # cells holding other labels' points say so
+        )
         self._painted = (frame.base_key(), (w, h))
         self._hl_cells = self._highlight_cells(frame)
 

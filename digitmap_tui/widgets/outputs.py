@@ -62,6 +62,8 @@ class OutputActions:
                 labels=s.dataset.labels,
                 coords=s.coords,
                 meta=s.provenance(),
+                paths=s.dataset.paths,  # an image folder's files, one per point
+                label_names=s.dataset.label_names,
             )
         except InputError as exc:
             self.say(markup(exc), severity="error", timeout=6)

@@ -1,30 +1,63 @@
 """The image panel: the box's images as tiles (grid or list mode) through the Line API.
 
-Tiles are rendered once per (point, glyph style, width) and cached; when the selection
-changes, only the tiles whose point changed (and the header lines) are refreshed, which is
-what keeps a box move cheap over SSH.
+Tiles are rendered once per (point, glyph style, width, scale) and cached; when the
+selection changes, only the tiles whose point changed (and the header lines) are
+refreshed, which is what keeps a box move cheap over SSH. Tiles are sized by
+:func:`~digitmap_tui.glyphs.fit_tiles` so a grid fits without cutting an image.
+
+True pixels (``protocol`` kitty or sixel): each tile's image area is blank cells, and the
+last line of a row of tiles ends in a zero-width control segment that, for each tile,
+moves the cursor to its image area's top-left corner, draws the image there with the
+protocol and moves the cursor back (the way textual-image's sixel widget injects its
+data). It sits at the very end of the line, after every visible cell, so Textual's crops
+and cuts never count its bytes as cells; a row that changes is refreshed in whole lines.
+Sixel pictures are drawn after their cells' text, which would erase them. Kitty images
+are placed under the text (a notification over the panel stays readable), with one image
+id per panel slot: the slot's next image replaces it, an empty slot deletes it, and a new
+layout, a dialog over the screen or the end of the app delete them all.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from rich.cells import cell_len
-from rich.segment import Segment
+from rich.segment import ControlType, Segment
 from rich.style import Style
+from textual import events
 from textual.cache import LRUCache
+from textual.dom import NoScreen
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from digitmap_tui.glyphs import TileCache, blank_tile, label_style, tile_segments
+from digitmap_tui import pixels
+from digitmap_tui.glyphs import (
+    HEADER_ROWS,
+    TileCache,
+    blank_tile,
+    fit_tiles,
+    label_style,
+    tile_segments,
+)
 from digitmap_tui.grid import EMPTY
 from digitmap_tui.panelplan import PanelPlan
+from digitmap_tui.text import safe
+from digitmap_tui.widgets import compat
 from digitmap_tui.widgets.compat import line_spans
 
 HEADER_LINES = 3
 HEADER_STYLE = Style(bold=True)
 DIM = Style(dim=True)
 MARK_STYLE = Style(color="#000000", bgcolor="#ffdd00", bold=True)
+#: Kitty image ids of the panel's slots: BASE + row * 256 + column.
+KITTY_ID_BASE = 0x44_0000
+#: A zero-width segment: its bytes go to the terminal, no cell is counted for them.
+_ZERO_WIDTH = ((ControlType.CURSOR_FORWARD, 0),)
+#: Columns at the panel's left edge (its border and padding) that grab it for resizing.
+GRIP = 2
 
 
 class ImagePanel(Widget):
@@ -34,13 +67,24 @@ class ImagePanel(Widget):
     ImagePanel { height: 1fr; }
     """
 
+    class BorderDragged(Message):
+        """The mouse dragged the panel's left border: make it ``width`` columns wide
+        (``done``: the button was released)."""
+
+        def __init__(self, width: int, done: bool) -> None:
+            super().__init__()
+            self.width = width
+            self.done = done
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.images: np.ndarray | None = None
         self.labels: np.ndarray | None = None
+        self.label_names: tuple[str, ...] | None = None
         self.value_range = (0.0, 1.0)
         self.style_name = "blocks"
         self.color = True
+        self.scale = 1
         self.tile_cols = 8
         self.tile_rows = 4  # image rows, the header line comes on top
         self.content = PanelPlan(np.zeros((0, 0), dtype=np.int64), "", ())
@@ -48,6 +92,14 @@ class ImagePanel(Widget):
         self._blank: list[list[Segment]] = []
         # Keyed by the content object itself (not its id(), which a later content may reuse).
         self._custom: LRUCache[tuple[PanelPlan, int], list[list[Segment]]] = LRUCache(256)
+        # The grid rows and columns shown, as fit_tiles found them (None: list mode).
+        self._grid_fit: tuple[int, int] | None = None
+        # True pixels: the protocol, the cell size in pixels, tmux's passthrough.
+        self.protocol = "blocks"
+        self.cell_px = pixels.DEFAULT_CELL_PX
+        self.tmux = False
+        self._sequences: LRUCache[tuple[object, ...], str] = LRUCache(1024)
+        self._drag = False
 
     def configure(
         self,
@@ -58,17 +110,42 @@ class ImagePanel(Widget):
         color: bool,
         tile_cols: int,
         tile_rows: int,
+        *,
+        label_names: tuple[str, ...] | None = None,
+        scale: int = 1,
+        protocol: str = "blocks",
     ) -> None:
+        """The dataset's images and how to draw them; ``protocol`` kitty or sixel draws
+        their pixels (:mod:`digitmap_tui.pixels`), anything else half blocks or shades."""
         self.images = images
         self.labels = labels
+        self.label_names = label_names
         self.value_range = value_range
         self.style_name = style_name
         self.color = color
+        self.scale = scale
         self.tile_cols = tile_cols
         self.tile_rows = tile_rows
-        self._tiles = TileCache(images, labels, value_range, maxsize=4096)
+        self.protocol = protocol if protocol in ("kitty", "sixel") else "blocks"
+        self.tmux = self.protocol == "kitty" and bool(os.environ.get("TMUX"))
+        if self.pixels:
+            self.cell_px = pixels.cell_pixels()
+        self._tiles = TileCache(images, labels, value_range, maxsize=4096, label_names=label_names)
         self._blank = blank_tile(tile_cols, tile_rows + 1)
+        self._clear_kitty()
         self.refresh()
+
+    @property
+    def pixels(self) -> bool:
+        """Whether tiles are drawn with true pixels."""
+        return self.protocol != "blocks"
+
+    def set_scale(self, scale: int) -> None:
+        """Images enlarged ``scale`` times (then shrunk to fit)."""
+        if scale != self.scale:
+            self.scale = scale
+            self._custom.clear()
+            self.refresh()
 
     def resize_tiles(self, tile_cols: int, tile_rows: int) -> None:
         """A new tile size (the panel got wider or narrower, the grid changed)."""
@@ -78,14 +155,32 @@ class ImagePanel(Widget):
         self.tile_rows = tile_rows
         self._blank = blank_tile(tile_cols, tile_rows + 1)
         self._custom.clear()
-        self.refresh()
+        self.refresh()  # every slot's kitty image is sent again, replacing the old one
 
     @property
     def slot_height(self) -> int:
         return self.tile_rows + 1
 
+    def fit_grid(self, grid: tuple[int, int] | None, max_cols: int) -> None:
+        """Size the tiles for a ``rows x cols`` grid (None: list mode, as many as fit): as
+        large as the scale asks, at most ``max_cols`` wide, shrunk (never cut) until the
+        grid fits (:func:`~digitmap_tui.glyphs.fit_tiles`); the grid rows and columns that
+        do not fit even then are left out of :meth:`fit`."""
+        if self.images is None:
+            return
+        rows, cols = (1, 1) if grid is None else grid
+        tile_cols, tile_rows, hidden_rows, hidden_cols = fit_tiles(
+            self.images.shape[1:3], self.size.width, self.size.height - HEADER_LINES,
+            rows, cols, self.style_name, self.scale, max_cols=max_cols,
+        )  # fmt: skip
+        self.resize_tiles(tile_cols, tile_rows)
+        self._grid_fit = None if grid is None else (rows - hidden_rows, cols - hidden_cols)
+
     def fit(self) -> tuple[int, int]:
-        """How many tile rows and columns fit in the panel now."""
+        """How many tile rows and columns are shown: of a grid, what :meth:`fit_grid` found;
+        in list mode, as many as fit in the panel now."""
+        if self._grid_fit is not None:
+            return self._grid_fit
         cols = max(1, (self.size.width + 1) // (self.tile_cols + 1))
         rows = max(1, (self.size.height - HEADER_LINES) // self.slot_height)
         return rows, cols
@@ -100,6 +195,7 @@ class ImagePanel(Widget):
         old = self.content
         self.content = content
         if old.slots.shape != content.slots.shape or old.custom or content.custom:
+            self._clear_kitty()
             self.refresh()
             return
         regions: list[Region] = []
@@ -110,6 +206,11 @@ class ImagePanel(Widget):
         for mark in {old.mark, content.mark} - {None} if old.mark != content.mark else ():
             changed |= (old.slots == mark) | (content.slots == mark)
         step = self.tile_cols + 1
+        if self.pixels:
+            regions += self._pixel_regions(changed)
+            if regions:
+                self.refresh(*regions)
+            return
         for r in np.flatnonzero(changed.any(axis=1)).tolist():
             cols = np.flatnonzero(changed[r]).tolist()
             before = [self._slot_tile(int(old.slots[r, c]), old) for c in cols]
@@ -128,8 +229,11 @@ class ImagePanel(Widget):
         if index == EMPTY:
             return self._blank
         if index < EMPTY:
-            return self.custom_tile(-2 - index)
+            lines = self.custom_tile(-2 - index, content)
+            return [lines[0], *self._blank[HEADER_ROWS:]] if self.pixels else lines
         lines = self.tile(index)
+        if self.pixels:  # the picture comes with the line's end (see _placements)
+            lines = [lines[0], *self._blank[HEADER_ROWS:]]
         if index == content.mark:
             # The marked point's header on the mark's colour, as on the map.
             header = "".join(seg.text for seg in lines[0])
@@ -138,12 +242,13 @@ class ImagePanel(Widget):
 
     def tile(self, index: int) -> list[list[Segment]]:
         assert self._tiles is not None, "configure() first"
-        return self._tiles.get(index, self.style_name, self.tile_cols, self.color)
+        return self._tiles.get(index, self.style_name, self.tile_cols, self.color, self.scale)
 
-    def custom_tile(self, i: int) -> list[list[Segment]]:
+    def custom_tile(self, i: int, content: PanelPlan | None = None) -> list[list[Segment]]:
         """A tile for ``content.custom[i]``: its own image under its own header text."""
-        image, header = self.content.custom[i]
-        key = (self.content, i)
+        content = self.content if content is None else content
+        image, header = content.custom[i]
+        key = (content, i)
         lines = self._custom.get(key)
         if lines is None:
             lines = tile_segments(
@@ -154,6 +259,7 @@ class ImagePanel(Widget):
                 value_range=self.value_range,
                 cols=self.tile_cols,
                 color=self.color,
+                scale=self.scale,
             )
             lines = [[Segment(header[: self.tile_cols].ljust(self.tile_cols), DIM)], *lines[1:]]
             self._custom[key] = lines
@@ -166,11 +272,7 @@ class ImagePanel(Widget):
         if y == 0:
             return [Segment(c.title, HEADER_STYLE)]
         if y == 1:
-            segs: list[Segment] = []
-            for label, count in c.histogram:
-                segs.append(Segment(f"{label}", label_style(label) if self.color else None))
-                segs.append(Segment(f":{count} "))
-            return segs
+            return histogram_segments(c.histogram, self.label_names, self.color)
         return [Segment(c.note, DIM)] if c.note else []
 
     def render_line(self, y: int) -> Strip:
@@ -186,7 +288,119 @@ class ImagePanel(Widget):
             if col:
                 segs.append(Segment(" "))
             segs.extend(self._slot_tile(int(slots[row, col]))[line])
-        return Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
+        strip = Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
+        if self.pixels and line == self.slot_height - 1:
+            placed = self._placements(row, y)
+            if placed:
+                strip = Strip([*strip, Segment(placed, None, _ZERO_WIDTH)], width)
+        return strip
+
+    # ----- true pixels ---------------------------------------------------------------------------
+    def _pixel_regions(self, changed: np.ndarray) -> list[Region]:
+        """Whole lines of the tile rows that changed: the pictures are sent with the end of
+        each row's last line (an emptied slot's kitty image is deleted there), which a
+        cropped refresh would leave out."""
+        width = self.size.width
+        return [
+            Region(0, HEADER_LINES + r * self.slot_height, width, self.slot_height)
+            for r in np.flatnonzero(changed.any(axis=1)).tolist()
+        ]
+
+    def _kitty_id(self, row: int, col: int) -> int:
+        return KITTY_ID_BASE + row * 256 + col
+
+    def _clear_kitty(self) -> None:
+        """Delete every kitty image now, between frames: the layout changed, and the full
+        refresh that follows draws the new ones (a sixel picture is simply drawn over)."""
+        if self.protocol == "kitty" and self.is_mounted:
+            compat.write_raw(self.app, pixels.kitty_delete(None, self.tmux))
+
+    def hide_pixels(self) -> None:
+        """Take the pictures off the screen (a dialog covers the panel, the app ends); the
+        lines drawn next carry them again when the panel is on the screen on top."""
+        if self.pixels:
+            self._clear_kitty()
+            self.refresh()  # no line drawn from before may bring a picture back
+
+    def _placements(self, row: int, y: int) -> str:
+        """The pictures of tile row ``row``, for the end of its last line ``y``."""
+        try:
+            if not self.screen.is_active:
+                return ""  # under a dialog: nothing may be drawn over it
+        except NoScreen:
+            return ""
+        region = self.content_region
+        top = region.y + HEADER_LINES + row * self.slot_height + HEADER_ROWS
+        back = (region.x + self.size.width, region.y + y)
+        slots = self.content.slots
+        out = []
+        kitty = self.protocol == "kitty"
+        for col in range(slots.shape[1]):
+            index = int(slots[row, col])
+            ident = self._kitty_id(row, col)
+            if index == EMPTY:
+                if kitty:  # whatever the slot held goes (a few bytes, harmless if nothing)
+                    out.append(pixels.kitty_delete(ident, self.tmux))
+                continue
+            at = (region.x + col * (self.tile_cols + 1), top)
+            out.append(pixels.placed(self._sequence(index, ident), at, back))
+        return "".join(out)
+
+    def _sequence(self, index: int, ident: int) -> str:
+        """The escape sequence of slot content ``index`` (a point, or a custom tile)."""
+        content = self.content
+        source: object = index if index >= 0 else (content, -2 - index)
+        kitty = self.protocol == "kitty"
+        key = (source, self.protocol, self.tile_cols, self.tile_rows, self.cell_px,
+               ident if kitty else 0)  # fmt: skip
+        sequence = self._sequences.get(key)
+        if sequence is None:
+            assert self.images is not None
+            image = self.images[index] if index >= 0 else content.custom[-2 - index][0]
+            sequence = pixels.encode(
+                np.asarray(image), self.protocol, self.tile_cols, self.tile_rows,
+                value_range=self.value_range, cell_px=self.cell_px,
+                image_id=ident if kitty else None, tmux=self.tmux, z=-1 if kitty else None,
+            )  # fmt: skip
+            self._sequences[key] = sequence
+        return sequence
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.pixels:  # a new font size comes with a resize
+            self.cell_px = pixels.cell_pixels()
+
+    # ----- the border: drag to resize ------------------------------------------------------------
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if event.x < GRIP:
+            self._drag = True
+            self.capture_mouse()
+            event.stop()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag and event.button:
+            self.post_message(self.BorderDragged(self._width_at(event.screen_x), False))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._drag:
+            self._drag = False
+            self.release_mouse()
+            self.post_message(self.BorderDragged(self._width_at(event.screen_x), True))
+
+    def _width_at(self, screen_x: float) -> int:
+        """The panel's width with its left border at screen column ``screen_x``."""
+        return int(self.region.right - int(screen_x))
+
+
+def histogram_segments(
+    histogram: tuple[tuple[int, int], ...], names: tuple[str, ...] | None, color: bool
+) -> list[Segment]:
+    """``7:11 3:1``: labels (class names, escaped, when known) by count, in their colours."""
+    segs: list[Segment] = []
+    for label, count in histogram:
+        name = safe(names[label]) if names is not None and label < len(names) else str(label)
+        segs.append(Segment(name, label_style(label) if color else None))
+        segs.append(Segment(f":{count} "))
+    return segs
 
 
 def _cells(segments: list[Segment]) -> list[tuple[str, Style | None]] | None:
