@@ -198,7 +198,7 @@ async def test_guard_keeps_the_session_after_a_handler_error(cache_dir, monkeypa
     app = make_app(cache_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        await pilot.press("m")
+        await pilot.press("tab")
         await pilot.pause()
         assert app.is_running and app._exception is None
         assert any("boom" in n.message for n in app._notifications)

@@ -14,6 +14,9 @@ test per patch that fails loudly when the gate turns it off, so an upgrade is no
 - ``colors``: ``--colors`` chooses the colour depth Textual's console is built with.
 - ``screen_text``: the screen as plain text (for the text half of a screenshot).
 - ``tmux_clipboard``: OSC 52 wrapped in tmux's passthrough, written to the terminal.
+- ``bindings``: one App or Screen gets its own bindings of the key table (a user's
+  ``[keys]``): Textual's keymap can move a key but not leave an action without one, nor
+  give a key to an action that had none.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from textual.widget import Widget
 #: Textual versions the patches were tested on: [lowest, next major).
 TESTED = ((8, 0), (9, 0))
 
-PATCHES = ("chops", "guard", "monochrome", "colors", "screen_text", "tmux_clipboard")
+PATCHES = ("chops", "guard", "monochrome", "colors", "screen_text", "tmux_clipboard", "bindings")
 _active: dict[str, bool] = dict.fromkeys(PATCHES, False)
 
 
@@ -311,4 +314,23 @@ def copy_through_tmux(app: Any, text: str, sequence: str) -> bool:
     app._clipboard = text
     driver.write(sequence)
     driver.flush()
+    return True
+
+
+# ----- bindings: a user's keys for one App or Screen -------------------------------------------------
+def use_bindings(node: Any, bindings: list[Any], replaced: set[str]) -> bool:
+    """Bind ``bindings`` on this one ``node`` (an App or a Screen) in place of its class's
+    bindings whose id is in ``replaced``; what Textual itself binds there stays. Returns
+    False (the class's bindings stay) when the patch is off."""
+    if not _active["bindings"]:
+        return False
+    from textual.binding import BindingsMap
+
+    kept = [
+        binding
+        for key_bindings in node._bindings.key_to_bindings.values()
+        for binding in key_bindings
+        if binding.id not in replaced
+    ]
+    node._bindings = BindingsMap([*kept, *bindings])
     return True

@@ -23,7 +23,8 @@ from textual.strip import Strip
 
 from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import BinnedMap, PointIndex, Rect, cell_of
-from digitmap_tui.maprender import BOX_BG, BOX_EDGE, MapPainter, merge_cells, overlay_box
+from digitmap_tui.maprender import MapPainter, box_styles, merge_cells, overlay_box
+from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.selection import Cells, Span
 from digitmap_tui.widgets.compat import GuardedWidget, line_spans
 
@@ -81,6 +82,7 @@ class MapView(GuardedWidget, can_focus=True):
         self.interactive = interactive
         self.can_focus = interactive
         self.frame = MapFrame()
+        self.palette: Palette = DARK  # the theme's colours (set_palette)
         self._binned: BinnedMap | None = None
         self._painter: MapPainter | None = None
         self._painted: tuple[object, ...] | None = None  # (base key, size) painted
@@ -156,11 +158,20 @@ class MapView(GuardedWidget, can_focus=True):
         if regions:
             self.refresh(*regions)
 
+    def set_palette(self, palette: Palette) -> None:
+        """Draw in a theme's colours: the cached rows are painted again."""
+        if palette == self.palette:
+            return
+        self.palette = palette
+        if self._painter is not None:
+            self._paint()
+        self.refresh()
+
     def _repaint_needed(self) -> bool:
         frame = self.frame
         if frame.index is None or frame.view is None:
             return self._painter is not None
-        return self._painted != (frame.base_key(), self.map_size)
+        return self._painted != (frame.base_key(), self.map_size, self.palette)
 
     def _paint(self) -> None:
         frame = self.frame
@@ -175,8 +186,10 @@ class MapView(GuardedWidget, can_focus=True):
             return
         w, h = self.map_size
         self._binned = frame.index.bin(frame.view, w, h)
-        self._painter = MapPainter(self._binned, frame.mode, frame.focus, self.color)
-        self._painted = (frame.base_key(), (w, h))
+        self._painter = MapPainter(
+            self._binned, frame.mode, frame.focus, self.color, palette=self.palette
+        )
+        self._painted = (frame.base_key(), (w, h), self.palette)
         self._hl_cells = self._highlight_cells(frame)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -294,13 +307,13 @@ class MapView(GuardedWidget, can_focus=True):
                 not (span.cut_left or span.cut_bottom), not (span.cut_right or span.cut_bottom),
             )  # fmt: skip
             cells = overlay_box(
-                cells, y, span.col, span.row, span.width, span.height, self.color, corners
-            )
+                cells, y, span.col, span.row, span.width, span.height, self.color, corners,
+                self.palette,
+            )  # fmt: skip
         arrow = self._arrow(frame)
         if arrow is not None and arrow[1] == y:
             cells = list(cells)
-            tint = Style(bgcolor=BOX_BG) if self.color else Style(reverse=True)
-            cells[arrow[0]] = (arrow[2], BOX_EDGE + tint)
+            cells[arrow[0]] = (arrow[2], box_styles(self.color, self.palette)[1])
         mark = self._mark_cell(frame)
         if mark is not None and mark[1] == y and frame.index is not None:
             cells = list(cells)

@@ -16,8 +16,9 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from digitmap_tui.glyphs import TileCache, blank_tile, label_style, tile_segments
+from digitmap_tui.glyphs import TileCache, blank_tile, palette_label_style, tile_segments
 from digitmap_tui.grid import EMPTY
+from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.panelplan import PanelPlan
 from digitmap_tui.widgets.compat import line_spans
 
@@ -43,6 +44,7 @@ class ImagePanel(Widget):
         self.color = True
         self.tile_cols = 8
         self.tile_rows = 4  # image rows, the header line comes on top
+        self.palette: Palette = DARK  # the theme's colours for labels (set_palette)
         self.content = PanelPlan(np.zeros((0, 0), dtype=np.int64), "", ())
         self._tiles: TileCache | None = None
         self._blank: list[list[Segment]] = []
@@ -66,8 +68,20 @@ class ImagePanel(Widget):
         self.color = color
         self.tile_cols = tile_cols
         self.tile_rows = tile_rows
-        self._tiles = TileCache(images, labels, value_range, maxsize=4096)
+        self._tiles = TileCache(images, labels, value_range, maxsize=4096, palette=self.palette)
         self._blank = blank_tile(tile_cols, tile_rows + 1)
+        self.refresh()
+
+    def set_palette(self, palette: Palette) -> None:
+        """Labels in a theme's colours: the tiles are drawn again (their headers change)."""
+        if palette == self.palette:
+            return
+        self.palette = palette
+        if self.images is not None:
+            self._tiles = TileCache(
+                self.images, self.labels, self.value_range, maxsize=4096, palette=palette
+            )
+        self._custom.clear()
         self.refresh()
 
     def resize_tiles(self, tile_cols: int, tile_rows: int) -> None:
@@ -168,7 +182,8 @@ class ImagePanel(Widget):
         if y == 1:
             segs: list[Segment] = []
             for label, count in c.histogram:
-                segs.append(Segment(f"{label}", label_style(label) if self.color else None))
+                style = palette_label_style(self.palette, label) if self.color else None
+                segs.append(Segment(f"{label}", style))
                 segs.append(Segment(f":{count} "))
             return segs
         return [Segment(c.note, DIM)] if c.note else []
