@@ -270,17 +270,12 @@ def key_name(key: str) -> str:
 def shown_key(name: str) -> str:
     """How the help shows a key name: ``"slash"`` -> ``"/"``, ``"ctrl+left"`` -> ``"ctrl+←"``."""
     *mods, last = name.split("+") if not name.endswith("++") else [*name[:-2].split("+"), "+"]
-    if last in _SHOWN:
-        text = _SHOWN[last]
-    elif len(last) == 1:
-        text = last
-    else:
-        reverse = {v: k for k, v in _NAME_REPLACEMENTS.items()}
-        try:
-            text = unicodedata.lookup(reverse.get(last, last).replace("_", " ").upper())
-        except KeyError:
-            text = last
+    text = _SHOWN.get(last) or _CHAR_OF.get(last) or last
     return "+".join([*mods, text])
+
+
+#: Printable ASCII by key name ("slash" -> "/"), for the help.
+_CHAR_OF = {key_name(chr(c)): chr(c) for c in range(33, 127)}
 
 
 def remap(overrides: Mapping[str, Sequence[str]] | None, table: Sequence[Row] = TABLE) -> tuple[Row, ...]:

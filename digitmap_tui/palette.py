@@ -12,7 +12,7 @@ measurable rule (WCAG contrast ratios, :func:`contrast`):
   reversed on a light one) with at least :data:`DENSITY_MIN` per level;
 - a dimmed cell (another label while some are focused) stays faint: :data:`FAINT`;
 - the selection box's tint sets the box apart from the background (:data:`TINT`), from the
-  theme's primary colour, and its corners keep 4.5:1 against it.
+  theme's primary colour, and its corners (white or black) keep 4.5:1 against it.
 
 On every dark built-in theme of Textual the designed colours already pass, and are kept
 as they are. Plain strings only (no Rich, no Textual): the map painter, the panel and
@@ -181,14 +181,9 @@ def palette_for(
     if dark and lighter and TINT[0] <= contrast(BOX_BG, bg) <= TINT[1]:
         box_bg = BOX_BG
     else:
-        box_bg = toward_contrast(bg, _vivid(accent, bg), 1.3)
-    edge = "#ffffff" if dark else "#000000"
-    if contrast(edge, box_bg) < EDGE_CONTRAST:
-        edge = fg
+        # the primary colour if it stands apart from the background, else the foreground
+        tint_toward = accent if contrast(accent, bg) >= 1.5 else fg
+        box_bg = toward_contrast(bg, tint_toward, 1.3)
+    edge = max(("#ffffff", "#000000"), key=lambda c: contrast(c, box_bg))
     progress = ensure_contrast(PROGRESS if dark else accent, bg, fg, MIN_CONTRAST)
     return Palette(dark, bg, fg, labels, density, purity, dimmed, box_bg, edge, progress)
-
-
-def _vivid(accent: str, background: str) -> str:
-    """The accent, or (when it is too close to the background to tint it) a blue."""
-    return accent if contrast(accent, background) >= 1.5 else "#3060c0"

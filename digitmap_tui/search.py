@@ -70,7 +70,7 @@ def parse_query(
             if label >= n_labels:
                 raise InputError(f"no label {label}: labels go from 0 to {n_labels - 1}")
             return Query(raw, "label", (label,))
-        return Query(raw, "label", _labels_named(wanted, shown, label_names))
+        return Query(raw, "label", _labels_named(wanted, safe(wanted), label_names))
     return Query(raw, "label", _labels_named(raw, shown, label_names))
 
 
