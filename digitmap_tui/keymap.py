@@ -278,7 +278,9 @@ def shown_key(name: str) -> str:
 _CHAR_OF = {key_name(chr(c)): chr(c) for c in range(33, 127)}
 
 
-def remap(overrides: Mapping[str, Sequence[str]] | None, table: Sequence[Row] = TABLE) -> tuple[Row, ...]:
+def remap(
+    overrides: Mapping[str, Sequence[str]] | None, table: Sequence[Row] = TABLE
+) -> tuple[Row, ...]:
     """The table with a config's ``[keys]`` (``{id: [keys]}``, checked by
     :func:`digitmap_tui.config.parse_keys`) applied.
 
@@ -297,18 +299,20 @@ def remap(overrides: Mapping[str, Sequence[str]] | None, table: Sequence[Row] = 
             raise InputError(f"keys.{name}: unknown action (actions: {', '.join(sorted(known))})")
         names: list[str] = []
         for value in values:
-            key = key_name(value)
-            if key in RESERVED:
-                raise InputError(f"keys.{name}: {value!r} is kept by Textual ({', '.join(RESERVED)})")
-            if key in owner and owner[key] != name:
-                raise InputError(f"keys.{name}: {value!r} is already bound to {owner[key]!r}")
-            owner[key] = name
-            if key not in names:
-                names.append(key)
+            typed = key_name(value)
+            if typed in RESERVED:
+                raise InputError(
+                    f"keys.{name}: {value!r} is kept by Textual ({', '.join(RESERVED)})"
+                )
+            if typed in owner and owner[typed] != name:
+                raise InputError(f"keys.{name}: {value!r} is already bound to {owner[typed]!r}")
+            owner[typed] = name
+            if typed not in names:
+                names.append(typed)
         given[name] = tuple(names)
     out: list[Row] = []
     for row in table:
-        new_keys = []
+        new_keys: list[Key] = []
         for key in row.keys:
             if key.id in given:
                 new = given[key.id]

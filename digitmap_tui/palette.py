@@ -176,7 +176,9 @@ def palette_for(
     ramp = DENSITY_COLORS if dark else tuple(reversed(DENSITY_COLORS))
     density = tuple(ensure_contrast(c, bg, fg, m) for c, m in zip(ramp, DENSITY_MIN, strict=True))
     purity = tuple(ensure_contrast(c, bg, fg, MIN_CONTRAST) for c in PURITY_COLORS)
-    dimmed = DIMMED if FAINT[0] <= contrast(DIMMED, bg) <= FAINT[1] else toward_contrast(bg, fg, 2.0)
+    dimmed = (
+        DIMMED if FAINT[0] <= contrast(DIMMED, bg) <= FAINT[1] else toward_contrast(bg, fg, 2.0)
+    )
     lighter = luminance(BOX_BG) > luminance(bg)
     if dark and lighter and TINT[0] <= contrast(BOX_BG, bg) <= TINT[1]:
         box_bg = BOX_BG

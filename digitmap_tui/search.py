@@ -76,7 +76,9 @@ def parse_query(
 
 def _labels_named(name: str, shown: str, label_names: Sequence[str] | None) -> tuple[int, ...]:
     if not label_names:
-        raise InputError(f"{shown}: not an index or a label, and the classes have no names ({HOWTO})")
+        raise InputError(
+            f"{shown}: not an index or a label, and the classes have no names ({HOWTO})"
+        )
     wanted = name.casefold()
     exact = tuple(i for i, nm in enumerate(label_names) if nm.casefold() == wanted)
     if exact:
@@ -96,7 +98,9 @@ def matches(query: Query, n: int, labels: np.ndarray | None) -> np.ndarray:
     return np.flatnonzero(np.isin(labels, np.asarray(query.values, dtype=np.int64)))
 
 
-def reading_keys(xy: np.ndarray, region: Rect, rows: int = READING_ROWS) -> tuple[np.ndarray, np.ndarray]:
+def reading_keys(
+    xy: np.ndarray, region: Rect, rows: int = READING_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
     """(band, x) of points: the band from the top of ``region`` (clipped), then x."""
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     height = region.height if region.height > 0 else 1.0

@@ -46,9 +46,9 @@ from digitmap_tui.text import safe
 
 if TYPE_CHECKING:
     from digitmap_tui.data import Dataset
-    from digitmap_tui.search import Hits
     from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.search import Hits
 
 #: The keys of :meth:`State.to_dict` (what a bookmark or an export records of the view).
 STATE_FIELDS = (

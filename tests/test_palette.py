@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -30,7 +32,7 @@ def check_rules(p, *, tint_max: float = TINT[1]) -> None:
     assert all(contrast(c, bg) >= MIN_CONTRAST - 1e-9 for c in p.purity), p.purity
     levels = [contrast(c, bg) for c in p.density]
     assert all(v >= m - 1e-9 for v, m in zip(levels, DENSITY_MIN, strict=True)), levels
-    assert all(b >= a - 0.05 for a, b in zip(levels, levels[1:], strict=False)), levels  # denser: stronger
+    assert all(b >= a - 0.05 for a, b in itertools.pairwise(levels)), levels  # denser: stronger
     assert FAINT[0] - 0.05 <= contrast(p.dimmed, bg) <= FAINT[1] + 0.05
     assert TINT[0] <= contrast(p.box_bg, bg) <= tint_max + 0.05
     assert contrast(p.box_edge, p.box_bg) >= EDGE_CONTRAST

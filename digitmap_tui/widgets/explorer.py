@@ -63,9 +63,13 @@ def bindings(
     """Textual bindings generated from the key table (each with its config name as id)."""
     return [
         Binding(
-            k.keys, k.action, k.footer or k.title, show=bool(k.footer), key_display=k.display,
+            k.keys,
+            k.action,
+            k.footer or k.title,
+            show=bool(k.footer),
+            key_display=k.display,
             id=k.id,
-        )  # fmt: skip
+        )
         for k in keymap.keys(app=app, table=table)
     ]
 

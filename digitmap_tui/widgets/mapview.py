@@ -323,13 +323,16 @@ class MapView(GuardedWidget, can_focus=True):
         return cells
 
     def render_line(self, y: int) -> Strip:
+        # Every cell on the theme's background and foreground (self.rich_style): an empty
+        # cell left unstyled would show the terminal's own background, not the theme's.
         width = self.size.width
         frame = self.frame
+        base = self.rich_style
         if self._painter is None or self._binned is None or y >= self._binned.shape[0]:
             if self._painter is None and frame.placeholder and y == self.size.height // 2:
                 text = frame.placeholder[:width].center(width)
-                return Strip([Segment(text, Style(dim=True))], width)
-            return Strip.blank(width, self.rich_style)
+                return Strip([Segment(text, Style(dim=True))], width).apply_style(base)
+            return Strip.blank(width, base)
         span = self._span(frame)
         arrow = self._arrow(frame)
         mark = self._mark_cell(frame)
@@ -342,10 +345,15 @@ class MapView(GuardedWidget, can_focus=True):
             key = (self._generation, y)
             strip = self._strips.get(key)
             if strip is None:
-                strip = Strip(merge_cells(self._row_cells(y)), width)
+                strip = Strip(merge_cells(self._row_cells(y)), width).apply_style(base)
                 self._strips[key] = strip
             return strip
-        return Strip(merge_cells(self._overlaid(frame, y)), width)
+        return Strip(merge_cells(self._overlaid(frame, y)), width).apply_style(base)
+
+    def notify_style_update(self) -> None:
+        # The theme's background is in the cached strips.
+        super().notify_style_update()
+        self._strips.clear()
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width

@@ -189,19 +189,23 @@ class ImagePanel(Widget):
         return [Segment(c.note, DIM)] if c.note else []
 
     def render_line(self, y: int) -> Strip:
+        # On the theme's background and foreground (unstyled cells would show the terminal's).
         width = self.size.width
+        base = self.rich_style
         if y < HEADER_LINES:
-            return Strip(self._header_line(y)).adjust_cell_length(width).crop(0, width)
+            strip = Strip(self._header_line(y)).adjust_cell_length(width).crop(0, width)
+            return strip.apply_style(base)
         slots = self.content.slots
         row, line = divmod(y - HEADER_LINES, self.slot_height)
         if self.images is None or row >= slots.shape[0]:
-            return Strip.blank(width)
+            return Strip.blank(width, base)
         segs: list[Segment] = []
         for col in range(slots.shape[1]):
             if col:
                 segs.append(Segment(" "))
             segs.extend(self._slot_tile(int(slots[row, col]))[line])
-        return Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
+        strip = Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
+        return strip.apply_style(base)
 
 
 def _cells(segments: list[Segment]) -> list[tuple[str, Style | None]] | None:

@@ -37,7 +37,9 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.sections = sections
         # The terminal's cyan and magenta read on a dark theme; a light one gets darker ones.
-        self.help_styles = ("bold #005f87", "bold #87005f") if light else ("bold cyan", "bold magenta")
+        self.help_styles = (
+            ("bold #005f87", "bold #87005f") if light else ("bold cyan", "bold magenta")
+        )
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
