@@ -276,6 +276,20 @@ def merge_cells(cells: Iterable[tuple[str, Style | None]]) -> list[Segment]:
     return segments
 
 
+def on_background(segments: Iterable[Segment], base: Style) -> list[Segment]:
+    """``segments`` drawn on ``base`` (a theme's background and foreground): what a segment
+    sets wins. Blank runs take only the background (a foreground there would be bytes sent
+    for nothing, on every frame) unless reversed (the box without colour): the foreground
+    is their background then."""
+    blank = Style(bgcolor=base.bgcolor)
+    out: list[Segment] = []
+    for seg in segments:
+        shown = seg.text.strip() or (seg.style is not None and seg.style.reverse)
+        under = base if shown else blank
+        out.append(Segment(seg.text, under + seg.style if seg.style is not None else under))
+    return out
+
+
 def overlay_box(
     cells: list[tuple[str, Style | None]],
     y: int,

@@ -23,7 +23,13 @@ from textual.strip import Strip
 
 from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import BinnedMap, PointIndex, Rect, cell_of
-from digitmap_tui.maprender import MapPainter, box_styles, merge_cells, overlay_box
+from digitmap_tui.maprender import (
+    MapPainter,
+    box_styles,
+    merge_cells,
+    on_background,
+    overlay_box,
+)
 from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.selection import Cells, Span
 from digitmap_tui.widgets.compat import GuardedWidget, line_spans
@@ -331,7 +337,7 @@ class MapView(GuardedWidget, can_focus=True):
         if self._painter is None or self._binned is None or y >= self._binned.shape[0]:
             if self._painter is None and frame.placeholder and y == self.size.height // 2:
                 text = frame.placeholder[:width].center(width)
-                return Strip([Segment(text, Style(dim=True))], width).apply_style(base)
+                return Strip(on_background([Segment(text, Style(dim=True))], base), width)
             return Strip.blank(width, base)
         span = self._span(frame)
         arrow = self._arrow(frame)
@@ -345,10 +351,10 @@ class MapView(GuardedWidget, can_focus=True):
             key = (self._generation, y)
             strip = self._strips.get(key)
             if strip is None:
-                strip = Strip(merge_cells(self._row_cells(y)), width).apply_style(base)
+                strip = Strip(on_background(merge_cells(self._row_cells(y)), base), width)
                 self._strips[key] = strip
             return strip
-        return Strip(merge_cells(self._overlaid(frame, y)), width).apply_style(base)
+        return Strip(on_background(merge_cells(self._overlaid(frame, y)), base), width)
 
     def notify_style_update(self) -> None:
         # The theme's background is in the cached strips.
