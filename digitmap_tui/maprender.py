@@ -277,16 +277,18 @@ def merge_cells(cells: Iterable[tuple[str, Style | None]]) -> list[Segment]:
 
 
 def on_background(segments: Iterable[Segment], base: Style) -> list[Segment]:
-    """``segments`` drawn on ``base`` (a theme's background and foreground): what a segment
-    sets wins. Blank runs take only the background (a foreground there would be bytes sent
-    for nothing, on every frame) unless reversed (the box without colour): the foreground
-    is their background then."""
+    """Map segments drawn on ``base`` (a theme's background and foreground): what a segment
+    sets wins. The map's unstyled runs are its empty cells: they take only the background
+    (a foreground there would be bytes sent for nothing, on every frame). The choice goes by
+    a run's style alone, so a cell looks the same whichever run it was drawn in (partial
+    updates redraw only the cells that changed)."""
     blank = Style(bgcolor=base.bgcolor)
     out: list[Segment] = []
     for seg in segments:
-        shown = seg.text.strip() or (seg.style is not None and seg.style.reverse)
-        under = base if shown else blank
-        out.append(Segment(seg.text, under + seg.style if seg.style is not None else under))
+        if seg.style is None:
+            out.append(Segment(seg.text, base if seg.text.strip() else blank))
+        else:
+            out.append(Segment(seg.text, base + seg.style))
     return out
 
 

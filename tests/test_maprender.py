@@ -229,3 +229,4 @@ def test_on_background_paints_the_theme_under_every_cell_and_lets_the_cell_win()
     assert out[1].style == base + glyph and out[1].style.bgcolor.name == "#121212"
     assert out[2].style.bgcolor.name == "#2a3550"  # the box's tint wins
     assert out[3].style == base + Style(reverse=True)  # reversed: the foreground shows
+    assert on_background([Segment("1 ")], base)[0].style == base  # unstyled text: readable

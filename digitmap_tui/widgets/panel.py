@@ -18,7 +18,6 @@ from textual.widget import Widget
 
 from digitmap_tui.glyphs import TileCache, blank_tile, palette_label_style, tile_segments
 from digitmap_tui.grid import EMPTY
-from digitmap_tui.maprender import on_background
 from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.panelplan import PanelPlan
 from digitmap_tui.widgets.compat import line_spans
@@ -195,7 +194,7 @@ class ImagePanel(Widget):
         base = self.rich_style
         if y < HEADER_LINES:
             strip = Strip(self._header_line(y)).adjust_cell_length(width).crop(0, width)
-            return Strip(on_background(strip, base), width)
+            return strip.apply_style(base)
         slots = self.content.slots
         row, line = divmod(y - HEADER_LINES, self.slot_height)
         if self.images is None or row >= slots.shape[0]:
@@ -206,7 +205,7 @@ class ImagePanel(Widget):
                 segs.append(Segment(" "))
             segs.extend(self._slot_tile(int(slots[row, col]))[line])
         strip = Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
-        return Strip(on_background(strip, base), width)
+        return strip.apply_style(base)
 
 
 def _cells(segments: list[Segment]) -> list[tuple[str, Style | None]] | None:
