@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from digitmap_tui.maprender import MAP_MODES
 from digitmap_tui.session import Session, State
 from digitmap_tui.text import markup, one_line
 from digitmap_tui.widgets import compat
-from digitmap_tui.widgets.explorer import ExplorerScreen, bindings
+from digitmap_tui.widgets.explorer import ExplorerScreen, bindings, use_table
 from digitmap_tui.widgets.messages import (
     EmbeddingFailed,
     EmbeddingFinished,
@@ -60,6 +60,8 @@ class ExploreOptions:
     preview: bool = True  # show a PCA map while a slow method computes
     tile_scale: int = 1  # --tile-scale: images in tiles enlarged this many times
     images: str = "blocks"  # how tiles are drawn: blocks, or true pixels (kitty, sixel)
+    keys: dict[str, list[str]] = field(default_factory=dict)  # the config's [keys]
+    theme: str | None = None  # the config's theme (unknown: a notification)
 
     def state(self, n: int | None = None) -> State:
         """The first state: a bookmark's (validated like the flags), else the flags'."""
@@ -96,8 +98,12 @@ class DigitmapApp(compat.GuardedApp, App[int]):
     def __init__(self, inputs: Any, options: ExploreOptions | None = None) -> None:
         compat.install()
         options = options or ExploreOptions()
+        table = keymap.remap(options.keys)  # a bad [keys] entry: InputError, before anything runs
         with compat.color_system(options.color_system):
             super().__init__()
+        #: The key table in use: the bindings, the help and the palette come from it.
+        self.keys = table if use_table(self, table, app=True) else keymap.TABLE
+        self._theme_seen = ""
         self.inputs = inputs
         self.options = options
         self.session = Session.from_inputs(inputs, options.state(inputs.dataset.n))
@@ -122,6 +128,7 @@ class DigitmapApp(compat.GuardedApp, App[int]):
             self.session,
             color=color,
             style=style,
+            table=self.keys,
             tile_scale=self.options.tile_scale,
             images=self.options.images,
         )
@@ -136,11 +143,43 @@ class DigitmapApp(compat.GuardedApp, App[int]):
         self.started = True
         for warning in self.inputs.warnings:  # e.g. files an image folder skipped
             self.notify(markup(warning), severity="warning", timeout=10)
+        self._start_theme()
         given = self.inputs.coords
         if given is not None:
             self.explorer.show_embedding(given, None)
         else:
             self.open_method(self.session.params.method)
+
+    # ----- the theme ----------------------------------------------------------------------------------
+    def _start_theme(self) -> None:
+        """The config's theme (an unknown name is a notification), then remember the ones the
+        user picks (the palette's "Change theme") in the config file."""
+        name = self.options.theme
+        if name and name != self.theme:
+            if name in self.available_themes:
+                self.theme = name
+            else:
+                known = ", ".join(sorted(self.available_themes))
+                self.notify(
+                    f"unknown theme {markup(repr(name))} in the config; themes: {known}",
+                    severity="warning", timeout=8,
+                )  # fmt: skip
+        self._theme_seen = self.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.keys != keymap.remap(self.options.keys):
+            self.notify("[keys] from the config need Textual 8: the default keys are on")
+
+    def _theme_changed(self, _theme: Any) -> None:
+        from digitmap_tui.config import remember
+
+        name = self.theme
+        if name == self._theme_seen:
+            return  # start-up settings arriving late, or the same theme again
+        self._theme_seen = name
+        try:
+            remember("theme", name)
+        except (InputError, OSError) as exc:
+            self.notify(f"theme not remembered: {markup(one_line(exc))}", severity="warning")
 
     # ----- embeddings ------------------------------------------------------------------------------
     def open_method(self, method: str) -> None:
@@ -268,7 +307,8 @@ class DigitmapApp(compat.GuardedApp, App[int]):
         self.cancel_job(quiet=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(keymap.help_sections()))
+        light = not self.current_theme.dark
+        self.push_screen(HelpScreen(keymap.help_sections(self.keys), light=light))
 
     def action_save_screenshot(self) -> None:
         self.explorer.action_save_screenshot()
@@ -282,9 +322,11 @@ class DigitmapApp(compat.GuardedApp, App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands, then every action of the key table by name."""
         yield from super().get_system_commands(screen)
-        for row, key in keymap.all_keys():
+        for row, key in keymap.all_keys(self.keys):
             target = self if row.app else self.explorer
-            yield SystemCommand(key.title, row.text, partial(target.run_action, key.action))
+            shown = keymap.keys_text(key)
+            help_text = f"{shown} · {row.text}" if shown else row.text
+            yield SystemCommand(key.title, help_text, partial(target.run_action, key.action))
 
     # ----- errors inside the app ---------------------------------------------------------------------
     def get_line_filters(self) -> Sequence[LineFilter]:

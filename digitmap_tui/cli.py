@@ -733,6 +733,21 @@ def under_web_driver() -> bool:
     return "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
 
 
+def explorer_settings() -> tuple[dict[str, list[str]], str | None]:
+    """The config file's ``[keys]`` (checked against the key table's action names and
+    applied to it once, so a clash or a reserved key is an InputError here) and ``theme``."""
+    from digitmap_tui import keymap
+    from digitmap_tui.config import load_config
+
+    config = load_config(actions=keymap.ids())
+    where = safe(str(config.path)) if config.path is not None else "config"
+    try:
+        keymap.remap(config.keys)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    return config.keys, config.theme
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     web = under_web_driver()
     if web and (args.print_selection or args.print_json):
@@ -747,12 +762,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
         )
     from dataclasses import replace
 
+    # The config's [keys] and theme: a bad entry is one line before anything heavy loads.
+    keys, theme = explorer_settings()
+
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.grid import Rect, parse_grid
     from digitmap_tui.inputs import apply_bookmark_params, find_bookmark, load_inputs
 
     # The flags first: a bad --view must not wait for a large file to load.
     options = ExploreOptions(
+        keys=keys,
+        theme=theme,
         view=parse_view(args.view) if args.view else None,
         box=Rect.parse(args.box, "--box") if args.box else None,
         grid=parse_grid(args.grid),

@@ -7,6 +7,7 @@ a file behind.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -92,25 +93,54 @@ def export_selection(
     if not overwrite and path.exists():
         raise InputError(f"{safe(path)}: exists; choose another name")
 
-    idx = _check_indices(indices, len(coords))
-    clash = sorted(set(meta) & set(_SELECTION_KEYS))
-    if clash:
-        raise ValueError(f"meta may not set {', '.join(clash)}: the selection fills them")
-
-    writer: Callable[[IO[bytes]], None]
-    if suffix == ".npy":
-        writer = _npy_writer(idx)
-    elif suffix == ".csv":
-        csv_text = _selection_csv(idx, labels, coords, paths, label_names)
-        writer = _text_writer(csv_text, "surrogateescape")
-    else:
-        json_text = _selection_json(idx, labels, coords, meta, paths, label_names)
-        writer = _text_writer(json_text, "backslashreplace")
+    writer = _selection_writer(suffix, indices, labels, coords, meta, paths, label_names)
     try:
         write_atomic(path, writer, overwrite=overwrite)
     except OSError as exc:
         raise InputError(f"{safe(path)}: cannot write ({safe(exc.strerror or exc)})") from None
     return path
+
+
+def encode_selection(
+    suffix: str,
+    *,
+    indices: Sequence[int] | np.ndarray,
+    labels: np.ndarray | None,
+    coords: np.ndarray,
+    meta: Mapping[str, Any],
+    paths: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
+) -> bytes:
+    """The bytes :func:`export_selection` writes for ``suffix`` (``.csv``, ``.json`` or
+    ``.npy``): for a download in the browser, where nothing is written on the server."""
+    suffix = suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise InputError(f"unknown format {safe(suffix)!r}; use .csv, .json or .npy")
+    out = io.BytesIO()
+    _selection_writer(suffix, indices, labels, coords, meta, paths, label_names)(out)
+    return out.getvalue()
+
+
+def _selection_writer(
+    suffix: str,
+    indices: Sequence[int] | np.ndarray,
+    labels: np.ndarray | None,
+    coords: np.ndarray,
+    meta: Mapping[str, Any],
+    paths: Sequence[str] | None,
+    label_names: Sequence[str] | None,
+) -> Callable[[IO[bytes]], None]:
+    idx = _check_indices(indices, len(coords))
+    clash = sorted(set(meta) & set(_SELECTION_KEYS))
+    if clash:
+        raise ValueError(f"meta may not set {', '.join(clash)}: the selection fills them")
+    if suffix == ".npy":
+        return _npy_writer(idx)
+    if suffix == ".csv":
+        csv_text = _selection_csv(idx, labels, coords, paths, label_names)
+        return _text_writer(csv_text, "surrogateescape")
+    json_text = _selection_json(idx, labels, coords, meta, paths, label_names)
+    return _text_writer(json_text, "backslashreplace")
 
 
 def _check_indices(indices: Sequence[int] | np.ndarray, n: int) -> np.ndarray:

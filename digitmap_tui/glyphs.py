@@ -11,6 +11,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -19,23 +20,14 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 
+# TAB10: matplotlib's tab10, the seed notebook's scatter colours (palette.py fits it to a theme).
+from digitmap_tui.palette import TAB10 as TAB10
 from digitmap_tui.text import safe
 
-GLYPH_STYLES: tuple[str, ...] = ("blocks", "shade", "ascii")
+if TYPE_CHECKING:
+    from digitmap_tui.palette import Palette
 
-#: matplotlib's ``tab10`` (the seed notebook colours its scatter plot with ``cm.tab10``).
-TAB10: tuple[str, ...] = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+GLYPH_STYLES: tuple[str, ...] = ("blocks", "shade", "ascii")
 
 SHADE_RAMP = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"
@@ -80,6 +72,12 @@ def label_glyph(label: int) -> str:
 def label_style(label: int) -> Style:
     """Bold text in the label's colour (cached: one Style object per label)."""
     return Style(bold=True, color=label_color(label))
+
+
+@lru_cache(maxsize=1024)
+def palette_label_style(palette: Palette, label: int) -> Style:
+    """Bold text in the label's colour on a theme's palette."""
+    return Style(bold=True, color=palette.label_color(label))
 
 
 def glyph_style_for(console: Console) -> str:
@@ -276,7 +274,12 @@ def _normalise(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarr
 
 
 def _header(
-    index: int | None, label: int | None, cols: int, color: bool, name: str | None = None
+    index: int | None,
+    label: int | None,
+    cols: int,
+    color: bool,
+    name: str | None = None,
+    palette: Palette | None = None,
 ) -> list[Segment]:
     """The tile's first line: index at the left, ``L:label`` at the right, ``cols`` wide.
 
@@ -289,7 +292,9 @@ def _header(
     if shown is not None and name is not None and idx and len(shown) > max(1, cols - len(idx) - 3):
         shown = _ellipsis(shown, max(1, cols - len(idx) - 3))  # keep room for "idx L:"
     lab = "" if shown is None else f"L:{shown}"
-    lstyle = label_style(label) if (color and label is not None) else None
+    lstyle = None
+    if color and label is not None:
+        lstyle = label_style(label) if palette is None else palette_label_style(palette, label)
     left, right = idx, lab
     if idx and lab and len(idx) + 1 + len(lab) > cols:
         compact = f"{idx}:{shown}"
@@ -438,6 +443,7 @@ def tile_segments(
     color: bool = True,
     label_name: str | None = None,
     scale: int = 1,
+    palette: Palette | None = None,
 ) -> list[list[Segment]]:
     """One image as a tile: a header line then the image rows, every line ``cols`` cells.
 
@@ -449,6 +455,7 @@ def tile_segments(
     Adjacent cells of one style are merged into one segment. The image is enlarged
     ``scale`` times, then shrunk (area averaging) if wider than ``cols``; narrower is
     centred. ``label_name`` (a class name; shown escaped) replaces the number in ``L:``.
+    ``palette`` colours the label for a theme (default: the dark terminal's tab10).
     """
     _check_style(style)
     img = np.asarray(image)
@@ -457,7 +464,7 @@ def tile_segments(
     width, rows = _image_rows(img, style, value_range, cols, color, scale)
     left = (cols - width) // 2
     right = cols - width - left
-    header = _header(index, label, cols, color, label_name)
+    header = _header(index, label, cols, color, label_name, palette)
     lines = [header if color else _merge(header)]
     lpad = Segment(" " * left) if left else None
     rpad = Segment(" " * right) if right else None
@@ -539,8 +546,10 @@ class TileCache:
         value_range: tuple[float, float],
         maxsize: int = 2048,
         label_names: Sequence[str] | None = None,
+        palette: Palette | None = None,
     ) -> None:
         self._images = images
+        self._palette = palette
         self._labels = labels
         self._value_range = value_range
         self._maxsize = maxsize
@@ -570,6 +579,7 @@ class TileCache:
                 color=color,
                 label_name=name,
                 scale=scale,
+                palette=self._palette,
             )
             self._tiles[key] = tile
             if len(self._tiles) > self._maxsize:

@@ -24,8 +24,12 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 
-from digitmap_tui.glyphs import label_color, label_glyph
+from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import EMPTY, BinnedMap
+from digitmap_tui.palette import BOX_BG as BOX_BG
+from digitmap_tui.palette import DARK, Palette
+from digitmap_tui.palette import DENSITY_COLORS as DENSITY_COLORS
+from digitmap_tui.palette import PURITY_COLORS as PURITY_COLORS
 from digitmap_tui.text import safe
 
 #: The braille mode: every label's own points, 2x4 dots a cell.
@@ -48,20 +52,8 @@ _BRAILLE_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]
 
 #: Density ramp, light to heavy; ASCII so it survives every terminal (the Linux console too).
 DENSITY_RAMP = ".:-=+*#%@"
-#: A perceptually ordered sequence (viridis, 9 steps) for density.
-DENSITY_COLORS = (
-    "#46327e", "#3b528b", "#2c728e", "#21918c", "#28ae80",
-    "#5ec962", "#addc30", "#d8e219", "#fde725",
-)  # fmt: skip
-#: Mixed (red) to pure (green) for purity mode.
-PURITY_COLORS = ("#d62728", "#e8702a", "#e5ae38", "#bcbd22", "#7cc242", "#2ca02c")
-
-BOX_BG = "#2a3550"
+# The colours live in palette.py (a theme changes them); these names stay for older callers.
 BOX_EDGE = Style(color="#ffffff", bold=True)
-#: The box's tint with and without colour (module constants: equal cells are then the same
-#: objects, which is what makes comparing a row before and after a box move cheap).
-BOX_TINT = (Style(reverse=True), Style(bgcolor=BOX_BG))
-BOX_CORNER = (BOX_EDGE + BOX_TINT[0], BOX_EDGE + BOX_TINT[1])
 EMPTY_CELL = " "
 
 
@@ -150,6 +142,7 @@ class MapPainter:
     ``braille`` (the terminal can draw it); without them, or without colour, it draws as
     ``label``. ``n_labels`` is the dataset's label count (default: from the bins).
     ``mark_minorities`` underlines label-mode cells that hold points of other labels.
+    ``palette`` holds the colours (default: the dark terminal's, :data:`palette.DARK`).
     """
 
     def __init__(
@@ -163,8 +156,10 @@ class MapPainter:
         braille: bool = True,
         n_labels: int | None = None,
         mark_minorities: bool = False,
+        palette: Palette | None = None,
     ) -> None:
         self.binned = binned
+        self.palette = palette or DARK
         self.mark_minorities = mark_minorities
         self.mode = mode if mode in ALL_MAP_MODES else "label"
         self.focus = focus
@@ -223,11 +218,11 @@ class MapPainter:
                 out.append((EMPTY_CELL, None))
             elif label == EMPTY:  # unlabelled data: the dots in density colours
                 lv = int(self._levels[y, x])
-                out.append((chr(code), _style(DENSITY_COLORS[lv])))
+                out.append((chr(code), _style(self.palette.density[lv])))
             elif self.focus is not None and label not in self.focus:
-                out.append((chr(code), _style("#4a4a4a", dim=True)))
+                out.append((chr(code), _style(self.palette.dimmed, dim=True)))
             else:
-                out.append((chr(code), _style(label_color(label), bold=True)))
+                out.append((chr(code), _style(self.palette.label_color(label), bold=True)))
         return out
 
     def _cell(self, count: int, major: int, y: int, x: int) -> tuple[str, Style | None]:
@@ -236,19 +231,21 @@ class MapPainter:
         mode = self.mode
         if mode == "label" and major == EMPTY:
             mode = "density"  # unlabelled data: density is all there is
+        colors = self.palette
         dimmed = self.focus is not None and major not in self.focus
         if dimmed:
-            return "·", _style("#4a4a4a" if self.color else None, dim=True)
+            return "·", _style(colors.dimmed if self.color else None, dim=True)
         if mode == "density":
             lv = int(self._levels[y, x])
-            return DENSITY_RAMP[lv], _style(DENSITY_COLORS[lv] if self.color else None)
+            return DENSITY_RAMP[lv], _style(colors.density[lv] if self.color else None)
         glyph = label_glyph(major)
         if mode == "purity":
             p = float(self.binned.purity[y, x])
-            i = min(len(PURITY_COLORS) - 1, int(p * (len(PURITY_COLORS) - 1) + 0.5))
-            return glyph, _style(PURITY_COLORS[i] if self.color else None, bold=p >= 0.999)
+            ramp = colors.purity
+            i = min(len(ramp) - 1, int(p * (len(ramp) - 1) + 0.5))
+            return glyph, _style(ramp[i] if self.color else None, bold=p >= 0.999)
         return glyph, _style(
-            label_color(major) if self.color else None,
+            colors.label_color(major) if self.color else None,
             bold=count >= self._heavy,
             dim=count == 1 and self._top > 2,
             # a cell holding points of other labels than the one drawn says so
@@ -279,6 +276,22 @@ def merge_cells(cells: Iterable[tuple[str, Style | None]]) -> list[Segment]:
     return segments
 
 
+def on_background(segments: Iterable[Segment], base: Style) -> list[Segment]:
+    """Map segments drawn on ``base`` (a theme's background and foreground): what a segment
+    sets wins. The map's unstyled runs are its empty cells: they take only the background
+    (a foreground there would be bytes sent for nothing, on every frame). The choice goes by
+    a run's style alone, so a cell looks the same whichever run it was drawn in (partial
+    updates redraw only the cells that changed)."""
+    blank = Style(bgcolor=base.bgcolor)
+    out: list[Segment] = []
+    for seg in segments:
+        if seg.style is None:
+            out.append(Segment(seg.text, base if seg.text.strip() else blank))
+        else:
+            out.append(Segment(seg.text, base + seg.style))
+    return out
+
+
 def overlay_box(
     cells: list[tuple[str, Style | None]],
     y: int,
@@ -288,6 +301,7 @@ def overlay_box(
     box_h: int,
     color: bool = True,
     corners: tuple[bool, bool, bool, bool] = (True, True, True, True),
+    palette: Palette | None = None,
 ) -> list[tuple[str, Style | None]]:
     """Cells of row ``y`` with the selection box drawn on them.
 
@@ -302,44 +316,61 @@ def overlay_box(
     last_col = box_col + box_w - 1
     top = y == box_row
     bottom = y == box_row + box_h - 1
-    tint = BOX_TINT[color]
-    corner_style = BOX_CORNER[color]
+    tint, edge = box_styles(color, palette)
     framed = box_w >= 2 and box_h >= 2
     for x in range(box_col, min(last_col + 1, len(out))):
         ch, style = out[x]
         at = (2 * (not top) + (x == last_col)) if (top or bottom) else -1
         if framed and at >= 0 and x in (box_col, last_col) and corners[at]:
             corner = ("┌┐" if top else "└┘")[x == last_col]
-            out[x] = (corner, corner_style)
+            out[x] = (corner, edge)
         else:
             out[x] = (ch, (style + tint) if style is not None else tint)
     return out
 
 
+@lru_cache(maxsize=64)
+def box_styles(color: bool, palette: Palette | None = None) -> tuple[Style, Style]:
+    """(tint inside the box, its corners): the palette's tint, reverse video without colour."""
+    colors = palette or DARK
+    if not color:
+        tint = Style(reverse=True)
+        return tint, BOX_EDGE + tint
+    tint = Style(bgcolor=colors.box_bg)
+    return tint, Style(color=colors.box_edge, bold=True) + tint
+
+
 def legend_segments(
-    n_labels: int, mode: str, color: bool = True, names: Sequence[str] | None = None
+    n_labels: int,
+    mode: str,
+    color: bool = True,
+    names: Sequence[str] | None = None,
+    palette: Palette | None = None,
 ) -> list[Segment]:
     """A one-line legend for the current mode; ``names`` (class names) follow their glyphs."""
+    colors = palette or DARK
     if mode == "density":
         segs = [Segment("sparse ")]
-        for ch, col in zip(DENSITY_RAMP, DENSITY_COLORS, strict=True):
+        for ch, col in zip(DENSITY_RAMP, colors.density, strict=True):
             segs.append(Segment(ch, _style(col if color else None)))
         segs.append(Segment(" dense (log)"))
         return segs
     if mode == "purity":
         segs = [Segment("mixed ")]
-        for col in PURITY_COLORS:
+        for col in colors.purity:
             segs.append(Segment("█" if color else "#", _style(col if color else None)))
         segs.append(Segment(" pure  (glyph = majority label)"))
         return segs
     if mode == "points":
-        segs = legend_segments(n_labels, "label", color, names)
+        segs = legend_segments(n_labels, "label", color, names, palette)
         segs.append(Segment(" ⠿ 2×4 dots a cell; a label rare around a cell wins it"))
         return segs
     segs = []
     for label in range(min(n_labels, 36)):
         segs.append(
-            Segment(label_glyph(label), _style(label_color(label) if color else None, bold=True))
+            Segment(
+                label_glyph(label), _style(colors.label_color(label) if color else None, bold=True)
+            )
         )
         if names is not None and label < len(names):
             segs.append(Segment(f" {safe(names[label])}"))

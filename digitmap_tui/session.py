@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from digitmap_tui.data import Dataset
     from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.search import Hits
 
 #: The keys of :meth:`State.to_dict` (what a bookmark or an export records of the view).
 STATE_FIELDS = (
@@ -323,6 +324,8 @@ class Session:
     #: Points drawn emphasised on the map (misfits, neighbours …), and what they are.
     highlight: np.ndarray | None = None
     highlight_kind: str = ""
+    #: The last search's hits (``/``), stepped through with ``n``/``N``.
+    search: Hits | None = None
     _selection: Selection | None = field(default=None, init=False, repr=False)
     _clusters: dict[int, list[Rect]] = field(default_factory=dict, init=False, repr=False)
 
@@ -514,8 +517,9 @@ class Session:
         self._set(view=view)
 
     # ----- map and panel settings ---------------------------------------------------------------
-    def cycle_mode(self) -> str:
-        mode = MAP_MODES[(MAP_MODES.index(self.state.mode) + 1) % len(MAP_MODES)]
+    def cycle_mode(self, step: int = 1) -> str:
+        """The next map mode (``step`` -1: the previous one)."""
+        mode = MAP_MODES[(MAP_MODES.index(self.state.mode) + step) % len(MAP_MODES)]
         self._set(mode=mode)
         return mode
 
@@ -604,6 +608,40 @@ class Session:
         view = self.view if geo.contains(self.view, box) else self.home
         self.set_box(box, view=view)
         return i, len(found)
+
+    def search_for(self, text: str) -> Hits | None:
+        """Search (``/``): the points ``text`` names (an index, ``L:3``, a class name), the
+        box centred on the first at or after its centre in reading order, and marked.
+        None (and the search forgotten) when nothing matches; InputError for a query
+        that names nothing (out of range, no such label or class)."""
+        from digitmap_tui import search
+
+        assert self.coords is not None, "no embedding yet"
+        ds = self.dataset
+        try:
+            query = search.parse_query(text, ds.n, ds.n_labels, ds.label_names)
+        except InputError:
+            self.search = None
+            raise
+        hits = search.find(query, self.coords, ds.labels, self.world(), self.box.center)
+        self.search = hits
+        if hits is not None:
+            self.center_on(hits.current)
+        return hits
+
+    def step_search(self, step: int) -> Hits | None:
+        """``n`` (1) / ``N`` (-1): the box on the next / previous hit, marked; None when
+        nothing was searched. Hits keep their place when the embedding changed."""
+        from digitmap_tui import search
+
+        hits = self.search
+        if hits is None or self.coords is None:
+            return None
+        if hits.xy is not self.coords:
+            hits = search.reorder(hits, self.coords, self.world())
+        self.search = hits = hits.step(step)
+        self.center_on(hits.current)
+        return hits
 
     # ----- out ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def isolated_env(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DIGITMAP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("DIGITMAP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIGITMAP_CONFIG_DIR", str(tmp_path / "config"))  # no user settings
     for name in list(os.environ):
         if name in _UNSET or (name.startswith("TEXTUAL_") and not name.startswith(_KEEP)):
             monkeypatch.delenv(name, raising=False)

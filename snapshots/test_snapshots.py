@@ -54,15 +54,15 @@ def test_list_mode(snap_compare, cache_dir):
 
 
 def test_density_mode(snap_compare, cache_dir):
-    """After m: the map is shaded by point count (log scale), the coords line ends in
+    """After tab: the map is shaded by point count (log scale), the coords line ends in
     "density" and the legend explains the shades; box and panel unchanged."""
-    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("m"))
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("tab"))
 
 
 def test_purity_mode(snap_compare, cache_dir):
-    """After m m: the map shows label purity (mixed cells stand out), the coords line ends in
+    """After tab tab: the map shows label purity (mixed cells stand out), the coords line ends in
     "purity" and the legend explains it."""
-    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("m", "m"))
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=keys("tab", "tab"))
 
 
 def test_help_screen(snap_compare, cache_dir):
@@ -160,14 +160,14 @@ def test_inspector_1118(snap_compare, cache_dir):
 
 
 def test_split_the_ones(snap_compare, cache_dir):
-    """After c 1 enter /: the box is on the 1s' cluster and the split screen shows their
+    """After c 1 enter %: the box is on the 1s' cluster and the split screen shows their
     sub-clusters as mean images (different shapes of 1) with sizes and label mixes."""
 
     async def run_before(pilot: Pilot) -> None:
         await _settle(pilot)
         # Toasts time out on a clock and stay on the screen under the dialog: none here.
         pilot.app.notify = lambda *args, **kwargs: None  # type: ignore[method-assign]
-        await pilot.press("c", "1", "enter", "slash")
+        await pilot.press("c", "1", "enter", "percent_sign")
         await _settle(pilot)
 
     assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=run_before)
@@ -250,3 +250,21 @@ def test_tile_scale_2(snap_compare, cache_dir):
     """After . at 200x60: tile scale 2, every 8x8 digit drawn 16 columns x 8 rows, the 4x4
     grid whole in a wider panel; the map keeps the rest of the screen."""
     assert snap_compare(make_app(cache_dir), terminal_size=(200, 60), run_before=keys("full_stop"))
+
+
+# ----- themes --------------------------------------------------------------------------------
+
+
+def test_light_theme(snap_compare, cache_dir):
+    """ExploreOptions(theme="textual-light"): a light map background, label glyphs darkened
+    until they read (olive, cyan, orange), a light blue-grey box tint with black corners,
+    tiles as black squares, a dark status line, a light footer."""
+    app = make_app(cache_dir, ExploreOptions(color=True, theme="textual-light"))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys())
+
+
+def test_light_theme_density(snap_compare, cache_dir):
+    """textual-light after tab: density darkens as it grows (sparse cells faint but visible,
+    the densest dark purple) and the legend shows the same ramp."""
+    app = make_app(cache_dir, ExploreOptions(color=True, theme="textual-light"))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys("tab"))

@@ -125,11 +125,14 @@ async def test_map_modes_cycle(cache_dir):
         s = app.session
         seen = [s.state.mode]
         for _ in range(4):
-            await pilot.press("m")
+            await pilot.press("tab")
             await pilot.pause()
             seen.append(s.state.mode)
             assert app.explorer.map.frame.mode == s.state.mode
         assert seen == ["label", "density", "purity", "points", "label"]
+        await pilot.press("shift+tab")  # backwards
+        await pilot.pause()
+        assert s.state.mode == "points"
 
 
 async def test_zoom_and_reset_leave_the_selection_alone(cache_dir):

@@ -48,11 +48,11 @@ def map_cell_of(app, index: int) -> tuple[int, int]:
 
 
 # ----- the map: points mode and minorities ------------------------------------------------------
-async def test_m_reaches_the_points_mode_and_1118_is_a_dot_of_its_own_colour(cache_dir):
+async def test_tab_reaches_the_points_mode_and_1118_is_a_dot_of_its_own_colour(cache_dir):
     app = make_app(cache_dir, ExploreOptions(color=True, glyphs="blocks"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("m", "m", "m")
+        await pilot.press("tab", "tab", "tab")
         await pilot.pause()
         m = app.explorer.map
         assert app.session.state.mode == "points" and m.drawn_mode == "points"
@@ -248,7 +248,7 @@ async def test_mean_grid_inspector_and_split_work_on_colour_images(cache_dir):
         names = app.session.dataset.label_names
         text = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert any(f"label {name}" in text for name in names)
-        await pilot.press("escape", "slash")
+        await pilot.press("escape", "percent_sign")
         await settle(pilot)
         await pilot.pause(0.5)
         assert type(app.screen).__name__ == "SplitScreen"
@@ -286,11 +286,11 @@ async def test_panel_width_keys_are_remembered_across_restarts(cache_dir):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         start = app.explorer.panel.outer_size.width
-        await pilot.press("right_parenthesis", "right_parenthesis")
+        await pilot.press("alt+left", "alt+left")
         await settle(pilot)
         assert app.explorer.panel.outer_size.width == start + 8
         assert_tiles_fit(app)
-        await pilot.press("left_parenthesis")
+        await pilot.press("alt+right")
         await settle(pilot)
         assert app.explorer.panel.outer_size.width == start + 4
     assert prefs.remembered_panel_width() == start + 4
@@ -472,7 +472,7 @@ async def test_kitty_pictures_follow_the_panel_through_moves_and_layouts(cache_d
         assert len(held) == (app.explorer.panel.content.slots >= 0).sum()
         assert_kitty_terminal_shows_the_panel(app, held)
         for keys in (["l"] * 5, ["j", "j"], ["right_square_bracket"], ["g"], ["full_stop"],
-                     ["g", "a"], ["right_parenthesis"]):  # fmt: skip
+                     ["g", "a"], ["alt+left"]):  # fmt: skip
             await pilot.press(*keys)
             await settle(pilot)
             replay()

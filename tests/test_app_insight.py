@@ -26,13 +26,13 @@ async def test_next_misfit_jumps_to_a_point_unlike_its_neighbours(cache_dir):
     expected = misfits(fixed_coords(), app.session.dataset.labels, k=10)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("n")
+        await pilot.press("right_parenthesis")
         await _settle(app, pilot)
         s = app.session
         assert s.state.mark == expected[0].index
         assert expected[0].index in inside(s.coords, s.box)
         assert expected[0].index in shown_slots(app)
-        await pilot.press("n", "N", "N")
+        await pilot.press("right_parenthesis", "left_parenthesis", "left_parenthesis")
         await pilot.pause()
         assert s.state.mark == expected[-1].index
 
@@ -107,7 +107,7 @@ async def test_split_the_ones_and_pick_a_sub_cluster(cache_dir):
         await pilot.pause()
         ones = app.selection
         assert (app.session.dataset.labels[ones] == 1).mean() > 0.8
-        await pilot.press("slash")
+        await pilot.press("percent_sign")
         await _settle(app, pilot)
         assert isinstance(app.screen, SplitScreen)
         clusters = app.screen.clusters

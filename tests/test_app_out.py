@@ -77,13 +77,13 @@ async def test_bookmark_save_jump_and_render(cache_dir, capsys):
     app = make_app(cache_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("l", "l", "l", "J", "m")
+        await pilot.press("l", "l", "l", "J", "tab")
         saved_box = app.session.box
         await pilot.press("b")
         await pilot.pause()
         await pilot.press(*"sevens", "enter")
         await pilot.pause()
-        await pilot.press("h", "h", "h", "h", "h", "m", "m")
+        await pilot.press("h", "h", "h", "h", "h", "tab", "tab")
         await pilot.pause()
         assert app.session.box != saved_box
         await pilot.press("B")

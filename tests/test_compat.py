@@ -198,7 +198,7 @@ async def test_guard_keeps_the_session_after_a_handler_error(cache_dir, monkeypa
     app = make_app(cache_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        await pilot.press("m")
+        await pilot.press("tab")
         await pilot.pause()
         assert app.is_running and app._exception is None
         assert any("boom" in n.message for n in app._notifications)
@@ -286,3 +286,22 @@ def test_no_private_textual_name_outside_compat():
             if pattern.search(line):
                 offenders.append(f"{path.name}:{n}: {line.strip()}")
     assert offenders == []
+
+
+async def test_bindings_give_one_app_a_users_keys(cache_dir):
+    assert compat.install()["bindings"]
+    from digitmap_tui.widgets.explorer import ExplorerScreen
+
+    keys = {"cycle_mode": ["m"], "help": ["z"]}  # z was zoom_box's only key
+    app = make_app(cache_dir, ExploreOptions(color=True, keys=keys))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.session.state.mode == "density"
+        await pilot.press("tab", "z")  # tab is no longer bound; z opens the help
+        await pilot.pause()
+        assert app.session.state.mode == "density"
+        assert type(app.screen).__name__ == "HelpScreen"
+    # the classes keep the default table: another app is unaffected
+    assert any(b.key == "tab" for b in ExplorerScreen.BINDINGS if hasattr(b, "key"))

@@ -587,7 +587,8 @@ def test_passes_a_chunk_at_a_time_equal_the_whole_array_definitions(cloud, chunk
         )
         if len(xy):
             lo, hi = xy.min(axis=0), xy.max(axis=0)  # bounds by its definition
-            pad = np.maximum(hi - lo, 1e-9) * 0.03
+            floor = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+            pad = np.maximum(hi - lo, floor) * 0.03
             got = bounds(xy)
             assert got == Rect(lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
             view = rect if size % 2 else got
@@ -597,3 +598,11 @@ def test_passes_a_chunk_at_a_time_equal_the_whole_array_definitions(cloud, chunk
             full = counts > 0
             assert np.array_equal(binned.majority[full], by_label.argmax(axis=2)[full])
             assert (binned.majority[~full] == EMPTY).all()
+
+
+@given(st.floats(-1e12, 1e12, allow_nan=False), st.floats(-1e12, 1e12, allow_nan=False))
+def test_bounds_of_a_single_point_is_a_real_region(x, y):
+    """One point (or points on one line) anywhere: a region with room around it, never an
+    empty one (its margin is larger than the floats' spacing at that size)."""
+    rect = bounds(np.array([[x, y]]))
+    assert rect.x0 < x < rect.x1 and rect.y0 < y < rect.y1

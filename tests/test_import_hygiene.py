@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -36,6 +37,8 @@ CORE = [
     "digitmap_tui.api",
     "digitmap_tui.figures",
     "digitmap_tui.config",
+    "digitmap_tui.search",
+    "digitmap_tui.palette",
 ]
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent", "matplotlib"]
 
@@ -92,3 +95,22 @@ def test_small_commands_import_no_numpy_textual_or_rich(args, status):
     assert "digitmap_tui.cli" in names  # the report is there: the check below is real
     loaded = {n.split(".")[0] for n in names}
     assert loaded.isdisjoint({"numpy", "textual", "rich", *HEAVY}), sorted(loaded)
+
+
+def test_reading_the_explorers_keys_and_theme_imports_no_numpy_textual_or_rich(tmp_path):
+    """cmd_explore checks the config's [keys] against the key table before anything heavy:
+    that step alone (a bad config's exit 2 path) costs neither numpy, Textual nor Rich."""
+    config = tmp_path / "config.toml"
+    config.write_text('theme = "nord"\n[keys]\nsplit = "ctrl+k"\n', encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from digitmap_tui.cli import explorer_settings\n"
+        "keys, theme = explorer_settings()\n"
+        "assert keys == {'split': ['ctrl+k']} and theme == 'nord', (keys, theme)\n"
+        "print(','.join(m for m in ('numpy', 'textual', 'rich') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "DIGITMAP_CONFIG_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == ""

@@ -207,3 +207,26 @@ def test_points_legend_names_classes():
     segs = legend_segments(2, "points", names=("cat", "dog"))
     text = "".join(s.text for s in segs)
     assert "0 cat" in text and "1 dog" in text and "2×4" in text
+
+
+def test_on_background_paints_the_theme_under_every_cell_and_lets_the_cell_win():
+    from rich.segment import Segment
+
+    from digitmap_tui.maprender import on_background
+
+    base = Style(color="#e0e0e0", bgcolor="#121212")
+    glyph = Style(color="#1f77b4", bold=True)
+    tint = Style(bgcolor="#2a3550")
+    segs = [
+        Segment("   "),
+        Segment("3", glyph),
+        Segment("  ", tint),
+        Segment(" ", Style(reverse=True)),
+    ]
+    out = on_background(segs, base)
+    assert [s.text for s in out] == ["   ", "3", "  ", " "]
+    assert out[0].style == Style(bgcolor="#121212")  # a blank run: no foreground bytes
+    assert out[1].style == base + glyph and out[1].style.bgcolor.name == "#121212"
+    assert out[2].style.bgcolor.name == "#2a3550"  # the box's tint wins
+    assert out[3].style == base + Style(reverse=True)  # reversed: the foreground shows
+    assert on_background([Segment("1 ")], base)[0].style == base  # unstyled text: readable

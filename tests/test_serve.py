@@ -257,7 +257,8 @@ def _browser():  # type: ignore[no-untyped-def]
 
 @pytest.mark.browser
 def test_the_explorer_runs_in_a_headless_browser(cache_dir):
-    """The page shows the map and tiles; a key typed into it moves the box; a hang-up ends all."""
+    """The page shows the map and tiles; a key typed into it moves the box; ctrl+s and an
+    export arrive as downloads; a hang-up ends every explorer."""
     sync_api = _browser()
     seed_cache(cache_dir)
     with _server(cache_dir, []) as (port, proc), sync_api.sync_playwright() as playwright:
@@ -303,8 +304,45 @@ def test_the_explorer_runs_in_a_headless_browser(cache_dir):
             panel_after = [line[width // 2 :] for line in after]
             assert panel_after != panel_before, "the panel follows the box"
             assert any(TILE_HEADER.search(line) for line in after), "\n".join(after)
-            # view.meta holds the server's JSON messages, e.g. a delivered file's
-            # ["deliver_file_start", key] before its /download/key request.
+
+            # ctrl+s: the screenshot comes to the browser as downloads (SVG and text), not
+            # as files on the server; the server announces each one on the websocket.
+            downloads: list = []
+            on_server = set(REPO_ROOT.glob("digitmap-*"))
+            page.on("download", lambda d: downloads.append(d))
+            with page.expect_download(timeout=30_000) as first:
+                page.keyboard.press("Control+s")
+            svg_download = first.value
+            deadline = time.monotonic() + 30
+            while len(downloads) < 2 and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            names = sorted(d.suggested_filename for d in downloads)
+            assert len(names) == 2 and names[0].endswith(".svg") and names[1].endswith(".txt")
+            assert svg_download.suggested_filename.endswith(".svg")
+            svg = Path(svg_download.path()).read_text(encoding="utf-8")
+            assert svg.lstrip().startswith("<svg") and "digitmap" in svg
+            assert "t-SNE" in svg  # the title line, drawn as text in the SVG
+            txt = next(d for d in downloads if d.suggested_filename.endswith(".txt"))
+            text = Path(txt.path()).read_text(encoding="utf-8")
+            assert text.splitlines()[0].startswith(" digitmap · digits (1797)")
+            view.pump()
+            assert [m for m in view.meta if m and m[0] == "deliver_file_start"]
+
+            # e: the export, a CSV download of the selection the panel counts
+            view.settle()
+            count = int(re.search(r"(\d+) points", "\n".join(view.lines())).group(1))
+            page.keyboard.press("e")
+            view.wait_for(
+                lambda v: any("Download the selection" in line for line in v.lines()),
+                20, "the export prompt",
+            )  # fmt: skip
+            with page.expect_download(timeout=30_000) as exported:
+                page.keyboard.press("Enter")
+            csv_download = exported.value
+            assert csv_download.suggested_filename.endswith(".csv")
+            rows = Path(csv_download.path()).read_text(encoding="utf-8").splitlines()
+            assert rows[0] == "index,label,x,y" and len(rows) == count + 1
+            assert set(REPO_ROOT.glob("digitmap-*")) == on_server  # nothing written there
         finally:
             browser.close()
         # A dropped SSH session: the server and every explorer it started end.

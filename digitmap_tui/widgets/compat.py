@@ -16,6 +16,9 @@ test per patch that fails loudly when the gate turns it off, so an upgrade is no
 - ``tmux_clipboard``: OSC 52 wrapped in tmux's passthrough, written to the terminal.
 - ``raw_write``: a sequence written to the terminal between frames (kitty images deleted
   when a dialog covers the panel or the app ends).
+- ``bindings``: one App or Screen gets its own bindings of the key table (a user's
+  ``[keys]``): Textual's keymap can move a key but not leave an action without one, nor
+  give a key to an action that had none.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ TESTED = ((8, 0), (9, 0))
 
 PATCHES = (
     "chops", "guard", "monochrome", "colors", "screen_text", "tmux_clipboard", "raw_write",
+    "bindings",
 )  # fmt: skip
 _active: dict[str, bool] = dict.fromkeys(PATCHES, False)
 
@@ -327,4 +331,23 @@ def write_raw(app: Any, sequence: str) -> bool:
         return False
     driver.write(sequence)
     driver.flush()
+    return True
+
+
+# ----- bindings: a user's keys for one App or Screen -------------------------------------------------
+def use_bindings(node: Any, bindings: list[Any], replaced: set[str]) -> bool:
+    """Bind ``bindings`` on this one ``node`` (an App or a Screen) in place of its class's
+    bindings whose id is in ``replaced``; what Textual itself binds there stays. Returns
+    False (the class's bindings stay) when the patch is off."""
+    if not _active["bindings"]:
+        return False
+    from textual.binding import BindingsMap
+
+    kept = [
+        binding
+        for key_bindings in node._bindings.key_to_bindings.values()
+        for binding in key_bindings
+        if binding.id not in replaced
+    ]
+    node._bindings = BindingsMap([*kept, *bindings])
     return True

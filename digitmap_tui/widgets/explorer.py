@@ -25,6 +25,7 @@ from digitmap_tui.maprender import legend_segments
 from digitmap_tui.panelplan import PanelPlan, plan_panel
 from digitmap_tui.selection import Cells, initial_view
 from digitmap_tui.text import markup, safe
+from digitmap_tui.widgets import compat
 from digitmap_tui.widgets.insight import InsightActions
 from digitmap_tui.widgets.mapview import MapFrame, MapView
 from digitmap_tui.widgets.messages import (
@@ -37,7 +38,9 @@ from digitmap_tui.widgets.messages import (
 from digitmap_tui.widgets.outputs import OutputActions
 from digitmap_tui.widgets.panel import ImagePanel
 from digitmap_tui.widgets.screens import PromptScreen
+from digitmap_tui.widgets.search import SearchActions
 from digitmap_tui.widgets.status import ProgressLine, StatusLine
+from digitmap_tui.widgets.theme import ThemeFollower
 from digitmap_tui.widgets.tiling import TilingActions
 
 if TYPE_CHECKING:
@@ -50,15 +53,33 @@ MIN_HEIGHT = 16
 ALWAYS = frozenset({"quit", "help", "cancel_job", "command_palette"})
 
 
-def bindings(*, app: bool) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
-    """Textual bindings generated from the key table."""
+def bindings(
+    *, app: bool, table: tuple[keymap.Row, ...] = keymap.TABLE
+) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """Textual bindings generated from the key table (each with its config name as id)."""
     return [
-        Binding(k.keys, k.action, k.footer or k.title, show=bool(k.footer), key_display=k.display)
-        for k in keymap.keys(app=app)
+        Binding(
+            k.keys,
+            k.action,
+            k.footer or k.title,
+            show=bool(k.footer),
+            key_display=k.display,
+            id=k.id,
+        )
+        for k in keymap.keys(app=app, table=table)
     ]
 
 
-class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None]):
+def use_table(node: Any, table: tuple[keymap.Row, ...], *, app: bool) -> bool:
+    """Bind a remapped key table (a user's ``[keys]``) on ``node`` instead of the default."""
+    if table == keymap.TABLE:
+        return True
+    return compat.use_bindings(node, bindings(app=app, table=table), set(keymap.ids()))
+
+
+class ExplorerScreen(
+    InsightActions, OutputActions, SearchActions, TilingActions, ThemeFollower, Screen[None]
+):  # fmt: skip
     """Map on the left, image panel on the right, the keys in the footer."""
 
     BINDINGS = bindings(app=False)
@@ -69,10 +90,12 @@ class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None])
         *,
         color: bool,
         style: str,
+        table: tuple[keymap.Row, ...] = keymap.TABLE,
         tile_scale: int = 1,
         images: str = "blocks",
     ) -> None:
         super().__init__()
+        use_table(self, table, app=False)
         self.session = session
         self.color = color
         self.style_name = style
@@ -116,6 +139,7 @@ class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None])
     def on_mount(self) -> None:
         self.configure_panel()
         self.map.focus()
+        self.follow_theme()
         self._layout()
         self._check_size()
         self.mounted = True
@@ -206,7 +230,8 @@ class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None])
         s = self.session
         st, b, v = s.state, s.box, s.view
         # Most useful first: a narrow terminal cuts the end of the line.
-        text = f"box x {b.x0:.3g}…{b.x1:.3g} y {b.y0:.3g}…{b.y1:.3g}"
+        text = self.search_status()
+        text += f"box x {b.x0:.3g}…{b.x1:.3g} y {b.y0:.3g}…{b.y1:.3g}"
         if not s.box_in_view():
             arrow = Cells(v, *self.map.map_size).direction_of(b)
             text += f" {arrow} out of view (z: zoom to it)"
@@ -218,7 +243,9 @@ class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None])
         self.query_one("#coords", StatusLine).set(text)
         line = Text()
         names = s.dataset.label_names
-        for seg in legend_segments(s.dataset.n_labels, self.map.drawn_mode, self.color, names):
+        for seg in legend_segments(
+            s.dataset.n_labels, self.map.drawn_mode, self.color, names, palette=self.palette
+        ):  # fmt: skip
             line.append(seg.text, seg.style)
         self.query_one("#legend", StatusLine).set(line)
 
@@ -346,8 +373,8 @@ class ExplorerScreen(InsightActions, OutputActions, TilingActions, Screen[None])
         self.session.reset_view()
         self.sync()
 
-    def action_cycle_mode(self) -> None:
-        mode = self.session.cycle_mode()
+    def action_cycle_mode(self, step: int = 1) -> None:
+        mode = self.session.cycle_mode(step)
         self.sync()
         self.say(f"map mode: {mode}", timeout=2)
 

@@ -24,13 +24,15 @@ from textual.strip import Strip
 from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import BinnedMap, PointIndex, Rect, cell_of
 from digitmap_tui.maprender import (
-    BOX_CORNER,
     POINTS_MODE,
     MapPainter,
+    box_styles,
     merge_cells,
+    on_background,
     overlay_box,
     points_size,
 )
+from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.selection import Cells, Span
 from digitmap_tui.widgets.compat import GuardedWidget, line_spans
 
@@ -126,6 +128,7 @@ class MapView(GuardedWidget, can_focus=True):
         self.interactive = interactive
         self.can_focus = interactive
         self.frame = MapFrame()
+        self.palette: Palette = DARK  # the theme's colours (set_palette)
         self._binned: BinnedMap | None = None
         self._painter: MapPainter | None = None
         self._painted: tuple[object, ...] | None = None  # (base key, size) painted
@@ -218,11 +221,20 @@ class MapView(GuardedWidget, can_focus=True):
         if regions:
             self.refresh(*regions)
 
+    def set_palette(self, palette: Palette) -> None:
+        """Draw in a theme's colours: the cached rows are painted again."""
+        if palette == self.palette:
+            return
+        self.palette = palette
+        if self._painter is not None:
+            self._paint()
+        self.refresh()
+
     def _repaint_needed(self) -> bool:
         frame = self.frame
         if frame.index is None or frame.view is None:
             return self._painter is not None
-        return self._painted != (frame.base_key(), self.map_size)
+        return self._painted != (frame.base_key(), self.map_size, self.palette)
 
     def _paint(self) -> None:
         frame = self.frame
@@ -249,8 +261,9 @@ class MapView(GuardedWidget, can_focus=True):
             braille=self.braille,
             n_labels=index.n_labels,
             mark_minorities=True,  # cells holding other labels' points say so
+            palette=self.palette,
         )
-        self._painted = (frame.base_key(), (w, h))
+        self._painted = (frame.base_key(), (w, h), self.palette)
         self._hl_cells = self._highlight_cells(frame)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -416,29 +429,32 @@ class MapView(GuardedWidget, can_focus=True):
         if span is not None and span.row <= y < span.row + span.height:
             cells = overlay_box(
                 cells, y, span.col - x0, span.row, span.width, span.height, self.color,
-                geo.corners,
+                geo.corners, self.palette,
             )  # fmt: skip
         for extra, style in ((geo.arrow, None), (geo.mark, MARK_STYLE)):
             if extra is not None and extra[1] == y and x0 <= extra[0] < x1:
                 if style is None:
-                    style = BOX_CORNER[self.color]
+                    style = box_styles(self.color, self.palette)[1]
                 cells = list(cells)
                 cells[extra[0] - x0] = (extra[2], style)
         return cells
 
     def render_line(self, y: int) -> Strip:
+        # Every cell on the theme's background and foreground (self.rich_style): an empty
+        # cell left unstyled would show the terminal's own background, not the theme's.
         width = self.size.width
         frame = self.frame
+        base = self.rich_style
         if self._painter is None or self._binned is None or y >= self._binned.shape[0]:
             if self._painter is None and frame.placeholder and y == self.size.height // 2:
                 text = frame.placeholder[:width].center(width)
-                return Strip([Segment(text, Style(dim=True))], width)
-            return Strip.blank(width, self.rich_style)
+                return Strip(on_background([Segment(text, Style(dim=True))], base), width)
+            return Strip.blank(width, base)
         geo = self.overlay()
         key = (self._generation, y)
         strip = self._strips.get(key)
         if strip is None:
-            strip = Strip(merge_cells(self._row_cells(y)), width)
+            strip = Strip(on_background(merge_cells(self._row_cells(y)), base), width)
             self._strips[key] = strip
         touched = geo.cols(y)
         if touched is None:
@@ -446,11 +462,17 @@ class MapView(GuardedWidget, can_focus=True):
         # Only the overlay's columns are drawn anew; the rest of the row is the cached strip,
         # cut around them (a box row costs its box's width, not the map's).
         x0, x1 = touched
-        base = self._row_cells(y)
-        x0, x1 = max(0, x0), min(len(base), x1)
-        middle = Strip(merge_cells(self._overlaid_range(geo, base, y, x0, x1)), x1 - x0)
-        parts = [strip.crop(0, x0), middle, strip.crop(x1, len(base))]
+        cells = self._row_cells(y)
+        x0, x1 = max(0, x0), min(len(cells), x1)
+        overlaid = self._overlaid_range(geo, cells, y, x0, x1)
+        middle = Strip(on_background(merge_cells(overlaid), base), x1 - x0)
+        parts = [strip.crop(0, x0), middle, strip.crop(x1, len(cells))]
         return Strip.join(part for part in parts if part.cell_length)
+
+    def notify_style_update(self) -> None:
+        # The theme's background is in the cached strips.
+        super().notify_style_update()
+        self._strips.clear()
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width

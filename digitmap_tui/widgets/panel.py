@@ -39,10 +39,11 @@ from digitmap_tui.glyphs import (
     TileCache,
     blank_tile,
     fit_tiles,
-    label_style,
+    palette_label_style,
     tile_segments,
 )
 from digitmap_tui.grid import EMPTY
+from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.panelplan import PanelPlan
 from digitmap_tui.text import safe
 from digitmap_tui.widgets import compat
@@ -87,6 +88,7 @@ class ImagePanel(Widget):
         self.scale = 1
         self.tile_cols = 8
         self.tile_rows = 4  # image rows, the header line comes on top
+        self.palette: Palette = DARK  # the theme's colours for labels (set_palette)
         self.content = PanelPlan(np.zeros((0, 0), dtype=np.int64), "", ())
         self._tiles: TileCache | None = None
         self._blank: list[list[Segment]] = []
@@ -130,7 +132,10 @@ class ImagePanel(Widget):
         self.tmux = self.protocol == "kitty" and bool(os.environ.get("TMUX"))
         if self.pixels:
             self.cell_px = pixels.cell_pixels()
-        self._tiles = TileCache(images, labels, value_range, maxsize=4096, label_names=label_names)
+        self._tiles = TileCache(
+            images, labels, value_range, maxsize=4096, label_names=label_names,
+            palette=self.palette,
+        )  # fmt: skip
         self._blank = blank_tile(tile_cols, tile_rows + 1)
         self._clear_kitty()
         self.refresh()
@@ -146,6 +151,19 @@ class ImagePanel(Widget):
             self.scale = scale
             self._custom.clear()
             self.refresh()
+
+    def set_palette(self, palette: Palette) -> None:
+        """Labels in a theme's colours: the tiles are drawn again (their headers change)."""
+        if palette == self.palette:
+            return
+        self.palette = palette
+        if self.images is not None:
+            self._tiles = TileCache(
+                self.images, self.labels, self.value_range, maxsize=4096,
+                label_names=self.label_names, palette=palette,
+            )  # fmt: skip
+        self._custom.clear()
+        self.refresh()
 
     def resize_tiles(self, tile_cols: int, tile_rows: int) -> None:
         """A new tile size (the panel got wider or narrower, the grid changed)."""
@@ -272,23 +290,27 @@ class ImagePanel(Widget):
         if y == 0:
             return [Segment(c.title, HEADER_STYLE)]
         if y == 1:
-            return histogram_segments(c.histogram, self.label_names, self.color)
+            return histogram_segments(c.histogram, self.label_names, self.color, self.palette)
         return [Segment(c.note, DIM)] if c.note else []
 
     def render_line(self, y: int) -> Strip:
+        # On the theme's background and foreground (unstyled cells would show the terminal's).
         width = self.size.width
+        base = self.rich_style
         if y < HEADER_LINES:
-            return Strip(self._header_line(y)).adjust_cell_length(width).crop(0, width)
+            strip = Strip(self._header_line(y)).adjust_cell_length(width).crop(0, width)
+            return strip.apply_style(base)
         slots = self.content.slots
         row, line = divmod(y - HEADER_LINES, self.slot_height)
         if self.images is None or row >= slots.shape[0]:
-            return Strip.blank(width)
+            return Strip.blank(width, base)
         segs: list[Segment] = []
         for col in range(slots.shape[1]):
             if col:
                 segs.append(Segment(" "))
             segs.extend(self._slot_tile(int(slots[row, col]))[line])
         strip = Strip(Segment.simplify(segs)).adjust_cell_length(width).crop(0, width)
+        strip = strip.apply_style(base)
         if self.pixels and line == self.slot_height - 1:
             placed = self._placements(row, y)
             if placed:
@@ -392,13 +414,17 @@ class ImagePanel(Widget):
 
 
 def histogram_segments(
-    histogram: tuple[tuple[int, int], ...], names: tuple[str, ...] | None, color: bool
+    histogram: tuple[tuple[int, int], ...],
+    names: tuple[str, ...] | None,
+    color: bool,
+    palette: Palette | None = None,
 ) -> list[Segment]:
     """``7:11 3:1``: labels (class names, escaped, when known) by count, in their colours."""
     segs: list[Segment] = []
     for label, count in histogram:
         name = safe(names[label]) if names is not None and label < len(names) else str(label)
-        segs.append(Segment(name, label_style(label) if color else None))
+        style = palette_label_style(palette or DARK, label) if color else None
+        segs.append(Segment(name, style))
         segs.append(Segment(f":{count} "))
     return segs
 

@@ -31,16 +31,22 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss_help", "Close", show=True),
     ]
 
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    def __init__(
+        self, sections: list[tuple[str, list[tuple[str, str]]]], *, light: bool = False
+    ) -> None:
         super().__init__()
         self.sections = sections
+        # The terminal's cyan and magenta read on a dark theme; a light one gets darker ones.
+        self.help_styles = (
+            ("bold #005f87", "bold #87005f") if light else ("bold cyan", "bold magenta")
+        )
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column(style=self.help_styles[0], no_wrap=True)
         table.add_column()
         for title, rows in self.sections:
-            table.add_row(Text(title, style="bold magenta"), "")
+            table.add_row(Text(title, style=self.help_styles[1]), "")
             for keys, what in rows:
                 table.add_row(keys, what)
             table.add_row("", "")

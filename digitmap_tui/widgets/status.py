@@ -59,6 +59,12 @@ class ProgressLine(Widget):
         super().__init__(id=id)
         self.label = ""
         self.fraction = 0.0
+        self.color = "#4ea1d3"  # the bar's colour (the theme's: set_color)
+
+    def set_color(self, color: str) -> None:
+        if color != self.color:
+            self.color = color
+            self.refresh()
 
     def set(self, label: str, fraction: float) -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
@@ -86,7 +92,7 @@ class ProgressLine(Widget):
         base = self.rich_style
         segments = [
             Segment(label, base),
-            Segment(bar, base + Style(color="#4ea1d3")),
+            Segment(bar, base + Style(color=self.color)),
             Segment(pct, base),
         ]
         return Strip(segments).adjust_cell_length(width, base).crop(0, width)
