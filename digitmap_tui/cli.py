@@ -345,24 +345,12 @@ def _add_labels_parser(subs: Any) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from digitmap_tui.grid import Rect, parse_grid
     from digitmap_tui.inputs import apply_bookmark_params, ensure_coords, find_bookmark, load_inputs
-    from digitmap_tui.render import RenderRequest, render_json, render_text
+    from digitmap_tui.render import render_json, render_text
     from digitmap_tui.session import Session
 
     # The flags first: a bad --view must not wait for a large file to load.
-    request = RenderRequest(
-        view=parse_view(args.view) if args.view else None,
-        box=Rect.parse(args.box, "--box") if args.box else None,
-        grid=parse_grid(args.grid),
-        list_mode=args.list,
-        sort=args.sort,
-        mode=args.mode,
-        glyphs=args.glyphs,
-        width=args.width,
-        height=args.height,
-        tile_scale=args.tile_scale,
-    )
+    request = view_request(args)
     inputs = load_inputs(args)
     print_warnings(inputs)
     if args.bookmark:
@@ -452,6 +440,26 @@ def print_misfits(inputs: Inputs, coords: np.ndarray, k: int, as_json: bool) -> 
     return 0
 
 
+def view_request(args: argparse.Namespace) -> RenderRequest:
+    """The view, box, grid and modes the flags ask for (``render`` and ``plot``), checked
+    before any data is loaded."""
+    from digitmap_tui.grid import Rect, parse_grid
+    from digitmap_tui.render import RenderRequest
+
+    return RenderRequest(
+        view=parse_view(args.view) if args.view else None,
+        box=Rect.parse(args.box, "--box") if args.box else None,
+        grid=parse_grid(args.grid),
+        list_mode=args.list,
+        sort=args.sort,
+        mode=getattr(args, "mode", "label"),
+        glyphs=getattr(args, "glyphs", None),
+        width=args.width,
+        height=args.height,
+        tile_scale=getattr(args, "tile_scale", 1),
+    )
+
+
 def request_from_bookmark(request: RenderRequest, state: dict[str, Any]) -> RenderRequest:
     """A render request showing the bookmark's view, box, grid and modes (--view/--box win).
 
@@ -530,9 +538,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         save_figure,
         selection_figure,
     )
-    from digitmap_tui.grid import Rect, parse_grid
     from digitmap_tui.inputs import apply_bookmark_params, find_bookmark, load_inputs
-    from digitmap_tui.render import RenderRequest
     from digitmap_tui.text import safe
 
     # Flags, the output name and the extra first: nothing is computed for a figure not written.
@@ -542,15 +548,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise InputError(f"--out {safe(args.out)}: is a directory, not a file")
     if out.exists() and not args.force:
         raise InputError(f"--out {safe(args.out)}: file exists (use --force to overwrite)")
-    request = RenderRequest(
-        view=parse_view(args.view) if args.view else None,
-        box=Rect.parse(args.box, "--box") if args.box else None,
-        grid=parse_grid(args.grid),
-        list_mode=args.list,
-        sort=args.sort,
-        width=args.width,
-        height=args.height,
-    )
+    request = view_request(args)
     require_matplotlib()
     inputs = load_inputs(args)
     if args.bookmark:
