@@ -12,6 +12,7 @@ Conventions used everywhere in digitmap-tui:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -638,9 +639,49 @@ class PointIndex:
             raise ValueError(f"points must be (N, 2), got shape {xy.shape}")
         n = len(xy)
         self.xy = xy
+        self.n = n
+        itype = np.int32 if n < 2**31 - 1 else np.int64
+        self._itype = itype
+        ranks = np.arange(n, dtype=itype)
+        self._order = (_stable_argsort(xy[:, 0], itype), _stable_argsort(xy[:, 1], itype))
+        xrank = np.empty(n, dtype=itype)
+        xrank[self._order[0]] = ranks
+        yrank = np.empty(n, dtype=itype)
+        yrank[self._order[1]] = ranks
+        # Each point's rank along the other axis, listed in this axis's order.
+        self._other_rank = (yrank[self._order[0]], xrank[self._order[1]])
+        # Every stride-th sorted value, so that a boundary search touches ~stride points.
+        self._stride = max(32, -(-n // 65536))
+        self._sample = tuple(xy[o[:: self._stride], a] for a, o in enumerate(self._order))
+        self._index_labels(labels, n_labels, xrank, yrank)
+        self._last_inside: list[tuple[Rect, tuple[int, np.ndarray, np.ndarray]]] = []
+
+    def relabelled(self, labels: np.ndarray | None, n_labels: int | None = None) -> PointIndex:
+        """The same points with other labels (corrected ones): a new index that shares the
+        sorted orders with this one, so only the label counts are redone (no sorting)."""
+        if labels is not None and np.shape(labels) != (self.n,):
+            raise ValueError(f"labels must be ({self.n},), got shape {np.shape(labels)}")
+        out = copy.copy(self)
+        ranks = np.arange(self.n, dtype=self._itype)
+        xrank = np.empty(self.n, dtype=self._itype)
+        xrank[self._order[0]] = ranks
+        yrank = np.empty(self.n, dtype=self._itype)
+        yrank[self._order[1]] = ranks
+        out._index_labels(labels, n_labels, xrank, yrank)
+        out._last_inside = []
+        return out
+
+    def _index_labels(
+        self,
+        labels: np.ndarray | None,
+        n_labels: int | None,
+        xrank: np.ndarray,
+        yrank: np.ndarray,
+    ) -> None:
+        """The label part of the index: labels in both sorted orders and the count table."""
+        n = self.n
         self.labels = labels
         self.n_labels = n_labels
-        self.n = n
         # bin_points counts labels in k columns: n_labels if given, else max label + 1.
         k = 0
         self._exact = True
@@ -651,15 +692,6 @@ class PointIndex:
         self._k = k
         n_lab = max(k, 1)
         self._n_lab = n_lab
-        itype = np.int32 if n < 2**31 - 1 else np.int64
-        ranks = np.arange(n, dtype=itype)
-        self._order = (_stable_argsort(xy[:, 0], itype), _stable_argsort(xy[:, 1], itype))
-        xrank = np.empty(n, dtype=itype)
-        xrank[self._order[0]] = ranks
-        yrank = np.empty(n, dtype=itype)
-        yrank[self._order[1]] = ranks
-        # Each point's rank along the other axis, listed in this axis's order.
-        self._other_rank = (yrank[self._order[0]], xrank[self._order[1]])
         ltype = np.int8 if n_lab <= 127 else (np.int16 if n_lab <= 32767 else np.int32)
         if labels is not None and k and self._exact:
             lab = np.asarray(labels).astype(ltype)
@@ -673,9 +705,6 @@ class PointIndex:
         g = max(1, -(-n // step))
         self._g = g
         self._step = step
-        # Every stride-th sorted value, so that a boundary search touches ~stride points.
-        self._stride = max(32, -(-n // 65536))
-        self._sample = tuple(xy[o[:: self._stride], a] for a, o in enumerate(self._order))
         table = np.zeros((g + 1, g + 1, n_lab), dtype=np.int32)
         if n:
             cell = (yrank // step).astype(np.int64) * g + (xrank // step).astype(np.int64)
@@ -688,7 +717,6 @@ class PointIndex:
                     counts = np.bincount(members, minlength=g * g).reshape(g, g)
                     table[1:, 1:, lb] = counts.cumsum(axis=0).cumsum(axis=1)
         self._table = table
-        self._last_inside: list[tuple[Rect, tuple[int, np.ndarray, np.ndarray]]] = []
 
     @property
     def nbytes(self) -> int:

@@ -37,6 +37,7 @@ from digitmap_tui.widgets.messages import (
 )
 from digitmap_tui.widgets.outputs import OutputActions
 from digitmap_tui.widgets.panel import ImagePanel
+from digitmap_tui.widgets.reviewing import REVIEW_ONLY, ReviewActions, ReviewPane
 from digitmap_tui.widgets.screens import PromptScreen
 from digitmap_tui.widgets.status import ProgressLine, StatusLine
 
@@ -62,7 +63,7 @@ def bindings(*, app: bool) -> list[Binding | tuple[str, str] | tuple[str, str, s
     ]
 
 
-class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
+class ExplorerScreen(ReviewActions, InsightActions, OutputActions, Screen[None]):
     """Map on the left, image panel on the right, the keys in the footer."""
 
     BINDINGS = bindings(app=False)
@@ -79,6 +80,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         self.mounted = False
         self._sync_pending = False
         self.init_insight()
+        self.init_review()
 
     # ----- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -91,7 +93,9 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
                 yield ProgressLine(id="progress")
                 yield StatusLine(id="coords")
                 yield StatusLine(id="legend")
+            yield ReviewPane(id="review")
             yield ImagePanel(id="panel")
+        yield StatusLine(id="review-line")
         yield Static(id="too-small")
         yield Footer(compact=True)
 
@@ -111,13 +115,23 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         ds = self.session.dataset
         cols, rows = tile_size(ds.image_shape, self.style_name, TILE_MAX_COLS)
         self.panel.configure(
-            ds.images, ds.labels, ds.value_range(), self.style_name, self.color, cols, rows
+            ds.images,
+            self.session.labels,
+            ds.value_range(),
+            self.style_name,
+            self.color,
+            cols,
+            rows,
         )
         self.map.focus()
         self._layout()
         self._check_size()
         self.mounted = True
+        self.review_mounted()
         self.sync()
+
+    def on_unmount(self) -> None:
+        self.stopping.set()  # a long analysis in a thread stops, so quitting does not wait
 
     def on_resize(self, event: events.Resize) -> None:
         if not self.mounted:
@@ -152,7 +166,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
             return False
         if not self.session.ready and action != "method":
             return None
-        return True
+        return self.reviewing or action not in REVIEW_ONLY
 
     def _layout(self, width: int | None = None) -> None:
         """The panel's width and its tiles' size: as wide as the grid wants, at most half
@@ -171,6 +185,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         tile_cols, tile_rows = tile_size(ds.image_shape, self.style_name, tile_cols)
         self.panel.styles.width = panel_width
         self.panel.resize_tiles(tile_cols, tile_rows)
+        self.review_layout(width)
 
     # ----- drawing the session -----------------------------------------------------------------
     def sync(self) -> None:
@@ -190,6 +205,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
                 highlight=s.shown(),
             )  # fmt: skip
             self.twin.show(self._twin_frame)
+        self.review_sync()
         if not self.panel.size:
             # Not laid out yet (the panel is drawn once it has its room), or hidden behind
             # the "too small" message (the resize that ends it syncs again).
@@ -252,6 +268,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
             self.say(note)
         self.cluster_label = None
         self.embedding_changed()
+        self.review_embedding_changed()
         self.sync()
 
     def apply_bookmark(self, state: dict[str, Any]) -> None:
@@ -299,6 +316,9 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
 
     @on(AnalysisFailed)
     def _analysis_failed(self, event: AnalysisFailed) -> None:
+        failed = getattr(self, f"failed_{event.kind}", None)
+        if failed is not None:
+            failed()
         self.say(f"{event.kind} failed: {markup(event.message)}", severity="error", timeout=8)
 
     def run_analysis(self, kind: str, key: Any, compute: Any) -> None:
@@ -409,7 +429,7 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
                 self.say(f"index {index} is out of range 0…{n - 1}", severity="error")
                 return
             self.go_to(index)
-            labels = self.session.dataset.labels
+            labels = self.session.labels
             label = "" if labels is None else f" L:{int(labels[index])}"
             self.say(f"point {index}{label}")
 
@@ -488,6 +508,8 @@ class ExplorerScreen(InsightActions, OutputActions, Screen[None]):
         self.app.open_method(method)  # type: ignore[attr-defined]
 
     def action_clear(self) -> None:
+        if self.leave_review():
+            return
         self.session.clear()
         self.clear_insight()
         self.sync()

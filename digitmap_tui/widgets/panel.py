@@ -70,6 +70,18 @@ class ImagePanel(Widget):
         self._blank = blank_tile(tile_cols, tile_rows + 1)
         self.refresh()
 
+    def set_labels(self, labels: np.ndarray | None, flags: dict[int, str] | None = None) -> None:
+        """Labels corrected in a review, and the tiles' review marks by point; redraws."""
+        self.labels = labels
+        if self._tiles is not None:
+            self._tiles.set_labels(labels, flags)
+        self.refresh()
+
+    def tile_at(self, index: int, cols: int) -> list[list[Segment]]:
+        """Point ``index``'s tile ``cols`` wide, in the panel's style (e.g. for a side pane)."""
+        assert self._tiles is not None, "configure() first"
+        return self._tiles.get(index, self.style_name, cols, self.color)
+
     def resize_tiles(self, tile_cols: int, tile_rows: int) -> None:
         """A new tile size (the panel got wider or narrower, the grid changed)."""
         if (tile_cols, tile_rows) == (self.tile_cols, self.tile_rows):
