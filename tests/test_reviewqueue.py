@@ -96,7 +96,7 @@ def test_marks_labels_and_undo(tmp_path):
     assert q.flags() == {0: "*", 8: "x"}
     shown = q.labels()
     assert shown[0] == 7 and shown[2] == 7 and shown[8] == 9, "invalid points keep their label"
-    assert (ORIGINAL == np.array([3, 3, 7, 7, 7, 1, 1, 8, 9, 9])).all(), "originals untouched"
+    assert ORIGINAL.tolist() == [3, 3, 7, 7, 7, 1, 1, 8, 9, 9], "originals untouched"
     q.undo()
     assert q.flags() == {0: "*"}
     q.decide("confirm", [0])  # the latest decision wins

@@ -293,7 +293,8 @@ class ReviewActions:
 
     # ----- entering and leaving ----------------------------------------------------------------
     def action_review(self) -> None:
-        """R: start (or end) the review of this map's suspects."""
+        """R: start (or end) the review of this map's suspects, at the marked point when it is
+        a suspect without a decision, else at the most suspicious one without one."""
         if self.reviewing:
             self.leave_review()
             return
@@ -326,8 +327,11 @@ class ReviewActions:
         if first is None:
             self.say(f"each of the {count} suspects has a decision ({progress})", timeout=4)
             self.sync()
-        elif mark is not None and mark != self._review_start:
-            self.sync()  # a point was chosen while the ranking ran: it stays under review
+        elif mark is not None and (
+            mark != self._review_start  # chosen while the ranking ran
+            or (q.position(mark) is not None and q.log.decision_of(mark) is None)
+        ):
+            self.sync()  # the marked point is up for review: it stays
         else:
             self.say(f"reviewing {count} suspects, most suspicious first: {progress}", timeout=4)
             self.go_to(first)
