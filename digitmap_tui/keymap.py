@@ -110,11 +110,11 @@ TABLE: tuple[Row, ...] = (
     Row(EMBED, "x", "cancel a running computation", (
         _k("x", "cancel_job", "Cancel the running computation"),
     ), app=True),
-    Row(INSIGHT, "n / N", "next / previous misfit (label ≠ most of its 10 map neighbours), most suspicious first", (
+    Row(INSIGHT, "n / N", "next / previous misfit, most suspicious first (label ≠ map neighbours')", (
         _k("n", "misfit(1)", "Misfits: next", "Misfit"),
         _k("N", "misfit(-1)", "Misfits: previous"),
     )),
-    Row(INSIGHT, "M", "list the misfits, most suspicious first, with score and suggestion; Enter jumps", (
+    Row(INSIGHT, "M", "list the misfits with score and suggested label; Enter jumps", (
         _k("M", "misfit_list", "Misfits: list"),
     )),
     Row(INSIGHT, "!", "highlight all misfits on the map", (
@@ -139,9 +139,9 @@ TABLE: tuple[Row, ...] = (
         _k("escape", "clear", "Clear highlights and the mark"),
     )),
     Row(REVIEW, "R", "label review: walk the suspects, most suspicious first (again: end it)", (
-        _k("R", "review", "Review: start / end the label review", "Review"),
+        _k("R", "review", "Review: start / end the label review"),
     )),
-    Row(REVIEW, "Enter  0-9  X", "(review) the label is right / relabel as that digit / not a valid sample", (
+    Row(REVIEW, "Enter  0-9  X", "(review) label right / relabel as that digit / not a valid sample", (
         _k("enter", "review_confirm", "Review: the label is right"),
         _k("X", "review_invalid", "Review: not a valid sample"),
     )),
@@ -154,7 +154,7 @@ TABLE: tuple[Row, ...] = (
     Row(REVIEW, "U", "undo the latest decision (a whole box's at once)", (
         _k("U", "review_undo", "Review: undo the latest decision"),
     )),
-    Row(REVIEW, "*", "one decision for every point in the box: a label, c (right) or x (not valid)", (
+    Row(REVIEW, "*", "decide for every point in the box: a label, c (right), x (not valid)", (
         _k("asterisk", "review_box", "Review: decide for every point in the box"),
     )),
     Row(REVIEW, "Esc", "(review) end the review; every decision is already saved"),

@@ -45,8 +45,12 @@ NARROW = 110
 PANE_COLS = 36
 BIG_COLS = 16
 NEAR_COLS = 8
-#: The review line's key reminder.
-HINT = "⏎ ok  0-9 relabel  X not valid  ␣ skip  U undo  * box  Esc end"
+#: The review line's key reminder (cut on a narrow terminal: the pane lists them too).
+HINT = "⏎ ok  0-9 relabel  X invalid  ␣ skip  U undo"
+KEYS_HELP = (
+    "⏎ label ok · 0-9 relabel · X invalid",
+    "␣ skip · U undo · * box · Esc end",
+)
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
 
@@ -120,6 +124,9 @@ def pane_lines(
             lines.append([Segment(f"{len(near)} nearest in pixel space", BOLD)])
             for start in range(0, len(near), 4):
                 lines += tiles_to_lines(near[start : start + 4])
+    lines.append([])
+    for part in KEYS_HELP:
+        lines.append([Segment(part, DIM)])
     return lines
 
 
