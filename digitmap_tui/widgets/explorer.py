@@ -141,6 +141,11 @@ class ExplorerScreen(ReviewActions, InsightActions, OutputActions, Screen[None])
         # The panel's room is known after the layout pass that follows.
         self.call_after_refresh(self.sync)
 
+    @on(ImagePanel.Resized)
+    def _panel_resized(self) -> None:
+        if self.mounted:
+            self.sync()
+
     def _check_size(self, width: int | None = None, height: int | None = None) -> None:
         width = self.app.size.width if width is None else width
         height = self.app.size.height if height is None else height

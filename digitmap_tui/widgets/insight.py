@@ -435,7 +435,7 @@ class InsightActions:
             return
         ds = s.dataset
         near = pixel_neighbours(ds.images, index, k=8)  # rows converted where used
-        labels = ds.labels
+        labels = s.labels  # corrected in a review, as the map shows them
         in_box = int(np.isin(near, s.selection().indices).sum())
         d = np.hypot(*(s.coords[near] - s.coords[index]).T)
         span = max(s.view.width, s.view.height)
@@ -552,10 +552,10 @@ class InsightActions:
         from digitmap_tui.grid import PointIndex
         from digitmap_tui.widgets.mapview import MapFrame
 
-        ds = self.session.dataset
+        s = self.session
         self.twin_method = method
         self.twin.add_class("shown")
-        index = PointIndex(coords, ds.labels, ds.n_labels or None)
+        index = PointIndex(coords, s.labels, s.n_labels or None)
         self._twin_frame = MapFrame(index, self.twin_view(coords), self.session.state.mode)
         self._start_overlap()
         self.sync()

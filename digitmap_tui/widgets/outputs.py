@@ -43,10 +43,11 @@ class OutputActions:
                 return
             self.export_selection_to(Path(answer.strip()).expanduser())
 
-        self.app.push_screen(
-            PromptScreen("Export the selection to (.csv, .json or .npy):", value=default.name),
-            write,
-        )
+        question = "Export the selection to (.csv, .json or .npy):"
+        queue = getattr(self, "queue", None)
+        if queue is not None and queue.log.decisions:
+            question = "Export the selection (E: the corrected labels) to (.csv, .json or .npy):"
+        self.app.push_screen(PromptScreen(question, value=default.name), write)
 
     def export_selection_to(self, path: Path) -> Path | None:
         """Write the selection with its provenance; never overwrites (a notification says why)."""
@@ -59,7 +60,7 @@ class OutputActions:
             written = export_selection(
                 path,
                 indices=indices,
-                labels=s.dataset.labels,
+                labels=s.labels,  # as shown: corrected in a review
                 coords=s.coords,
                 meta=s.provenance(),
             )

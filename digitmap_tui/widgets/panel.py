@@ -11,8 +11,10 @@ import numpy as np
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.cache import LRUCache
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -33,6 +35,14 @@ class ImagePanel(Widget):
     DEFAULT_CSS = """
     ImagePanel { height: 1fr; }
     """
+
+    class Resized(Message):
+        """The panel has a new size: what fits in it must be planned again."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The screen's own resize can come before the panel's layout (e.g. under a dialog),
+        # when the plan would still be made for the old size.
+        self.post_message(self.Resized())
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

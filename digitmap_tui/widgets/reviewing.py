@@ -14,6 +14,7 @@ the first frame. The walk itself is :class:`~digitmap_tui.reviewqueue.ReviewQueu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,7 +193,9 @@ class ReviewActions:
     # ----- layout and drawing ---------------------------------------------------------------
     def review_layout(self, width: int) -> None:
         """Below :data:`NARROW` columns the pane replaces the image panel while reviewing."""
-        self.set_class(width < NARROW, "narrow")
+        narrow = self.reviewing and width < NARROW
+        if self.has_class("narrow") != narrow:  # a class change restyles the whole screen
+            self.set_class(narrow, "narrow")
 
     def review_sync(self) -> None:
         """Part of every ``sync``: the pane and the review line follow the marked point."""
@@ -389,8 +392,13 @@ class ReviewActions:
         q = self.queue
         assert q is not None
         self._review_version += 1
-        self.session.set_labels(q.labels())
-        self.panel.set_labels(self.session.labels, q.flags())
+        s = self.session
+        s.set_labels(q.labels())
+        self.panel.set_labels(s.labels, q.flags())
+        twin = getattr(self, "_twin_frame", None)
+        if twin is not None and twin.index is not None:
+            relabelled = twin.index.relabelled(s.labels, s.n_labels or None)
+            self._twin_frame = replace(twin, index=relabelled)
 
     def _next(self, after: int) -> None:
         q = self.queue
