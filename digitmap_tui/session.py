@@ -421,6 +421,10 @@ class Session:
                 raise ValueError(f"labels: expected shape {ds.labels.shape}, got {labels.shape}")
             if len(labels) and labels.min() < 0:
                 raise ValueError("labels: expected non-negative integers")
+            if len(labels) and labels.max() > MAX_LABEL:
+                raise ValueError(
+                    f"label {int(labels.max())} is above {MAX_LABEL}, the largest shown"
+                )
             if np.array_equal(labels, ds.labels):
                 labels = None
         before = self.labels

@@ -285,6 +285,22 @@ async def test_a_damaged_log_is_reported_in_one_line_and_the_good_decisions_kept
         assert all("\n" not in n for n in notes)
 
 
+async def test_a_review_file_with_a_huge_label_is_not_shown(cache_dir):
+    """A hand-made review file may relabel to 2**31 - 1 (the log accepts it): the map would
+    need counts for every label up to it, so the corrections are not shown, and said so."""
+    ds = load_digits(cache_dir)
+    ReviewLog.for_dataset(ds).relabel([5], 2**31 - 1)
+    app = make_app(cache_dir)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        assert app.session.corrected is None and app.session.n_labels == 10
+        notes = [n.message for n in app._notifications if n.severity == "warning"]
+        assert any("not shown" in n and "255" in n for n in notes), notes
+        await pilot.press("R")
+        await pilot.pause()
+        assert not app.explorer.reviewing
+
+
 async def test_export_the_corrected_labels_from_the_explorer(cache_dir, tmp_path):
     app = make_app(cache_dir)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -380,3 +396,25 @@ async def test_without_labels_review_says_so(cache_dir, key):
         await pilot.pause()
         assert not app.explorer.reviewing
         assert any("needs labels" in n.message for n in app._notifications)
+
+
+async def test_a_failing_relabel_is_reported_and_the_session_goes_on(cache_dir, monkeypatch):
+    from digitmap_tui.reviewqueue import ReviewQueue
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ReviewQueue, "decide", boom)
+    app = make_app(cache_dir)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("R")
+        await settle(app, pilot)
+        await pilot.press("3")
+        await pilot.pause()
+        assert any("boom" in n.message for n in app._notifications if n.severity == "error")
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.session.state.list_mode, "keys still work"
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -218,3 +218,6 @@ def test_a_new_label_widens_the_label_count_and_bad_labels_are_refused():
     corrected[0] = -1
     with pytest.raises(ValueError):
         s.set_labels(corrected)
+    corrected[0] = 256  # above what the map's label counts allow
+    with pytest.raises(ValueError):
+        s.set_labels(corrected)

@@ -144,7 +144,8 @@ class ExplorerScreen(ReviewActions, InsightActions, OutputActions, Screen[None])
     @on(ImagePanel.Resized)
     def _panel_resized(self) -> None:
         if self.mounted:
-            self.sync()
+            # After the refresh, as on_resize does: a failing sync is then the App's to report.
+            self.call_after_refresh(self.sync)
 
     def _check_size(self, width: int | None = None, height: int | None = None) -> None:
         width = self.app.size.width if width is None else width

@@ -306,7 +306,8 @@ class InsightActions:
         name = self._map_name()
         if name in self.misfits:
             return True
-        self._after_misfits = None if then is None else (then, step)
+        if then is not None:
+            self._after_misfits = (then, step)
         if self._ranking == name:
             return False  # already being found
         from digitmap_tui.analysis import misfits

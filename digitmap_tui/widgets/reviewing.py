@@ -170,6 +170,7 @@ class ReviewActions:
         self._review_drawn: tuple[Any, ...] | None = None
         self._review_near: tuple[int, np.ndarray] | None = None
         self._review_start: int | None = None  # the mark when R was pressed
+        self._near_asked: int | None = None  # whose pixel neighbours are being found
         ds = self.session.dataset
         if ds.labels is None:
             return
@@ -178,10 +179,15 @@ class ReviewActions:
         except (InputError, OSError, ValueError) as exc:
             self.review_note = f"label review unavailable: {exc}"
             return
-        self.queue = ReviewQueue(log, ds.labels)
-        self.review_note = log.problem or log.warning
+        queue = ReviewQueue(log, ds.labels)
         if log.decisions:
-            self.session.set_labels(self.queue.labels())
+            try:
+                self.session.set_labels(queue.labels())
+            except ValueError as exc:  # a hand-made file: labels the map cannot show
+                self.review_note = f"{log.path}: not shown and not continued ({exc})"
+                return
+        self.queue = queue
+        self.review_note = log.problem or log.warning
 
     def review_mounted(self) -> None:
         """The panel exists: give it the review's marks, and say what the log had to say."""
@@ -208,7 +214,7 @@ class ReviewActions:
         if key == self._review_drawn:
             return
         self._review_drawn = key
-        if mark is not None and (near is None or near[0] != mark):
+        if mark is not None and (near is None or near[0] != mark) and self._near_asked != mark:
             self._find_near(mark)
         self.query_one("#review-line", StatusLine).set(self._review_line(mark))
         self.query_one(ReviewPane).set_lines(self._pane(mark))
@@ -235,7 +241,6 @@ class ReviewActions:
         panel = self.panel
         if q.suspects is None:
             heading = "review · ranking suspects…"
-            progress = ""
         else:
             pos = None if mark is None else q.position(mark)
             total = q.suspects.count
@@ -291,10 +296,16 @@ class ReviewActions:
     def _find_near(self, index: int) -> None:
         from digitmap_tui.analysis import pixel_neighbours
 
+        self._near_asked = index
         images = self.session.dataset.images
         self.run_analysis("review_near", index, lambda: pixel_neighbours(images, index, k=8))
 
+    def failed_review_near(self) -> None:
+        self._near_asked = None
+
     def got_review_near(self, index: int, near: np.ndarray) -> None:
+        if self._near_asked == index:
+            self._near_asked = None
         if not self.reviewing or self.session.state.mark != index:
             return
         self._review_near = (index, near)
@@ -393,7 +404,10 @@ class ReviewActions:
         assert q is not None
         self._review_version += 1
         s = self.session
-        s.set_labels(q.labels())
+        try:
+            s.set_labels(q.labels())
+        except ValueError as exc:  # another session wrote a label the map cannot show
+            self.say(f"corrected labels not shown: {markup(exc)}", severity="error", timeout=8)
         self.panel.set_labels(s.labels, q.flags())
         twin = getattr(self, "_twin_frame", None)
         if twin is not None and twin.index is not None:
@@ -536,7 +550,8 @@ class ReviewActions:
         if len(event.key) == 1 and event.key in "0123456789":
             event.stop()
             event.prevent_default()
-            self.review_relabel(int(event.key))
+            # On the App's loop, as bound keys run: a failure is reported, the session goes on.
+            self.app.call_later(self.review_relabel, int(event.key))
 
     # ----- out -------------------------------------------------------------------------------------
     def action_export_labels(self) -> None:
