@@ -107,7 +107,9 @@ def bounds(xy: np.ndarray, margin: float = 0.03) -> Rect:
         lo = c_lo if lo is None else np.minimum(lo, c_lo)
         hi = c_hi if hi is None else np.maximum(hi, c_hi)
     assert lo is not None and hi is not None
-    span = np.maximum(hi - lo, 1e-9)
+    # A single point (or all in one place) still gets a region: a span of at least a
+    # billionth of its magnitude, so that the margin survives rounding far from the origin.
+    span = np.maximum(hi - lo, np.maximum(1e-9, 1e-9 * np.maximum(np.abs(lo), np.abs(hi))))
     pad = span * margin
     return Rect(
         float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])

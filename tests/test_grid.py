@@ -6,7 +6,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from digitmap_tui import grid
@@ -614,6 +614,11 @@ def _plain_bin(xy, labels, view, width, height, k):
 
 @settings(max_examples=60, deadline=None)
 @given(cloud=awkward_cloud(max_points=120), chunk=st.integers(1, 40), size=st.integers(1, 30))
+@example(
+    cloud=(np.array([[0.0, 700000.0]]), np.array([0]), Rect(0.0, 700.0, 700000.0, 700700.0), 1, 1),
+    chunk=1,
+    size=1,
+)  # one point far from the origin: its region's margin must survive rounding
 def test_passes_a_chunk_at_a_time_equal_the_whole_array_definitions(cloud, chunk, size):
     xy, labels, rect, rows, cols = cloud
     with patch.object(grid, "CHUNK", chunk):
@@ -630,7 +635,8 @@ def test_passes_a_chunk_at_a_time_equal_the_whole_array_definitions(cloud, chunk
         )
         if len(xy):
             lo, hi = xy.min(axis=0), xy.max(axis=0)  # bounds by its definition
-            pad = np.maximum(hi - lo, 1e-9) * 0.03
+            least = np.maximum(1e-9, 1e-9 * np.maximum(np.abs(lo), np.abs(hi)))
+            pad = np.maximum(hi - lo, least) * 0.03
             got = bounds(xy)
             assert got == Rect(lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
             view = rect if size % 2 else got
