@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,12 @@ ASCII_RAMP = " .:-=+*#%@"
 
 #: Lines above the image part of a tile (the "index  L:label" header).
 HEADER_ROWS = 1
+
+#: Marks after a tile's label for a label review's decisions (ASCII: legible in 16 colours,
+#: without colour and on the Linux console): the label shown is a corrected one, or the image
+#: is not a valid sample (its tile is also dimmed).
+RELABELLED_FLAG = "*"
+INVALID_FLAG = "x"
 
 #: The xterm-256 grey ramp with its two ends, darkest first: black (16), the 24 greys
 #: 232-255, white (231). These are exactly the 26 greys Rich maps truecolor greys onto, so
@@ -280,17 +286,24 @@ def _header(
     color: bool,
     name: str | None = None,
     palette: Palette | None = None,
+    flag: str = "",
 ) -> list[Segment]:
     """The tile's first line: index at the left, ``L:label`` at the right, ``cols`` wide.
 
     When both do not fit: ``1118:3``, then the index alone (it is what ``goto`` takes),
     then the index cut with an ellipsis. ``name`` (a class name) is shown instead of the
-    label's number, escaped and cut to fit.
+    label's number, escaped and cut to fit. ``flag`` (a review mark, one character) follows
+    the label (``L:7*``, ``1118:7*``), or the index when the label does not fit.
     """
     idx = "" if index is None else str(index)
     shown = None if label is None else (str(label) if name is None else safe(name))
-    if shown is not None and name is not None and idx and len(shown) > max(1, cols - len(idx) - 3):
-        shown = _ellipsis(shown, max(1, cols - len(idx) - 3))  # keep room for "idx L:"
+    room = max(1, cols - len(idx) - 3 - len(flag))  # keep room for "idx L:" and the flag
+    if shown is not None and name is not None and idx and len(shown) > room:
+        shown = _ellipsis(shown, room)
+    if shown is not None:
+        shown += flag
+    elif flag:
+        idx += flag
     lab = "" if shown is None else f"L:{shown}"
     lstyle = None
     if color and label is not None:
@@ -303,6 +316,8 @@ def _header(
             line = [Segment(idx), Segment(compact[len(idx) :], lstyle)]
             return _pad_right(line, cols - len(compact))
         left, right = idx, ""
+        if flag and len(idx) + len(flag) <= cols:
+            left = idx + flag
     elif not idx and len(lab) > cols:
         text = str(shown)
         right = text if len(text) <= cols else _ellipsis(text, cols)
@@ -444,6 +459,7 @@ def tile_segments(
     label_name: str | None = None,
     scale: int = 1,
     palette: Palette | None = None,
+    flag: str = "",
 ) -> list[list[Segment]]:
     """One image as a tile: a header line then the image rows, every line ``cols`` cells.
 
@@ -454,7 +470,8 @@ def tile_segments(
     blocks into shade (half blocks mean nothing without colours) and drops the label colour.
     Adjacent cells of one style are merged into one segment. The image is enlarged
     ``scale`` times, then shrunk (area averaging) if wider than ``cols``; narrower is
-    centred. ``label_name`` (a class name; shown escaped) replaces the number in ``L:``.
+    centred. ``label_name`` (a class name; shown escaped) replaces the number in ``L:``;
+    ``flag`` is a review mark after the label (:data:`RELABELLED_FLAG`, :data:`INVALID_FLAG`).
     ``palette`` colours the label for a theme (default: the dark terminal's tab10).
     """
     _check_style(style)
@@ -464,7 +481,7 @@ def tile_segments(
     width, rows = _image_rows(img, style, value_range, cols, color, scale)
     left = (cols - width) // 2
     right = cols - width - left
-    header = _header(index, label, cols, color, label_name, palette)
+    header = _header(index, label, cols, color, label_name, palette, flag)
     lines = [header if color else _merge(header)]
     lpad = Segment(" " * left) if left else None
     rpad = Segment(" " * right) if right else None
@@ -547,6 +564,7 @@ class TileCache:
         maxsize: int = 2048,
         label_names: Sequence[str] | None = None,
         palette: Palette | None = None,
+        flags: Mapping[int, str] | None = None,
     ) -> None:
         self._images = images
         self._palette = palette
@@ -554,6 +572,7 @@ class TileCache:
         self._value_range = value_range
         self._maxsize = maxsize
         self._names = label_names
+        self._flags: Mapping[int, str] = flags or {}
         self._tiles: OrderedDict[tuple[int, str, int, bool, int], list[list[Segment]]] = (
             OrderedDict()
         )
@@ -569,6 +588,7 @@ class TileCache:
             name = None
             if label is not None and self._names is not None and label < len(self._names):
                 name = self._names[label]
+            flag = self._flags.get(index, "")
             tile = tile_segments(
                 self._images[index],
                 index=index,
@@ -580,7 +600,13 @@ class TileCache:
                 label_name=name,
                 scale=scale,
                 palette=self._palette,
+                flag=flag,
             )
+            if flag == INVALID_FLAG:
+                tile = [
+                    tile[0],
+                    *([Segment(s.text, _dimmed(s.style)) for s in line] for line in tile[1:]),
+                ]
             self._tiles[key] = tile
             if len(self._tiles) > self._maxsize:
                 self._tiles.popitem(last=False)
@@ -591,3 +617,13 @@ class TileCache:
     def clear(self) -> None:
         """Forget every tile (e.g. when the value range or dataset changes)."""
         self._tiles.clear()
+
+    def set_labels(self, labels: np.ndarray | None, flags: Mapping[int, str] | None = None) -> None:
+        """Other labels (corrected in a review) and review marks by point; forgets every tile."""
+        self._labels = labels
+        self._flags = flags or {}
+        self._tiles.clear()
+
+
+def _dimmed(style: Style | None) -> Style:
+    return Style(dim=True) if style is None else style + Style(dim=True)

@@ -12,6 +12,7 @@ Conventions used everywhere in digitmap-tui:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -607,6 +608,8 @@ def histogram_pairs(hist: np.ndarray) -> tuple[tuple[int, int], ...]:
 
 #: Most cells (x labels) the index's prefix-sum table may hold: 12M int32 = 48 MB.
 INDEX_TABLE_CELLS = 12_000_000
+#: Up to this many changed labels, ``PointIndex.relabelled`` updates the table point by point.
+_FEW_CHANGES = 16
 
 
 class PointIndex:
@@ -632,6 +635,17 @@ class PointIndex:
     labels) and a table of at most ``INDEX_TABLE_CELLS`` int32: ~56 MB at 1M points.
     """
 
+    # The label part (set by _index_labels, or _update_labels for a few corrected labels).
+    labels: np.ndarray | None
+    n_labels: int | None
+    _exact: bool
+    _k: int
+    _n_lab: int
+    _lab: tuple[np.ndarray, np.ndarray]
+    _g: int
+    _step: int
+    _table: np.ndarray
+
     def __init__(
         self, xy: np.ndarray, labels: np.ndarray | None = None, n_labels: int | None = None
     ) -> None:
@@ -640,9 +654,106 @@ class PointIndex:
             raise ValueError(f"points must be (N, 2), got shape {xy.shape}")
         n = len(xy)
         self.xy = xy
+        self.n = n
+        itype = np.int32 if n < 2**31 - 1 else np.int64
+        self._itype = itype
+        ranks = np.arange(n, dtype=itype)
+        self._order = (_stable_argsort(xy[:, 0], itype), _stable_argsort(xy[:, 1], itype))
+        xrank = np.empty(n, dtype=itype)
+        xrank[self._order[0]] = ranks
+        yrank = np.empty(n, dtype=itype)
+        yrank[self._order[1]] = ranks
+        # Each point's rank along the other axis, listed in this axis's order.
+        self._other_rank = (yrank[self._order[0]], xrank[self._order[1]])
+        # Every stride-th sorted value, so that a boundary search touches ~stride points.
+        self._stride = max(32, -(-n // 65536))
+        self._sample = tuple(xy[o[:: self._stride], a] for a, o in enumerate(self._order))
+        self._index_labels(labels, n_labels, xrank, yrank)
+        self._last_inside: list[tuple[Rect, tuple[int, np.ndarray, np.ndarray]]] = []
+        self._ranges: dict[tuple[int, float, float], tuple[int, int]] = {}
+
+    def relabelled(self, labels: np.ndarray | None, n_labels: int | None = None) -> PointIndex:
+        """The same points with other labels (corrected ones): a new index that shares the
+        sorted orders with this one (no sorting). When a few labels changed and the label
+        count is the same, only their bins of the count table are updated; this index is
+        left as it was."""
+        if labels is not None and np.shape(labels) != (self.n,):
+            raise ValueError(f"labels must be ({self.n},), got shape {np.shape(labels)}")
+        out = copy.copy(self)
+        out._last_inside = []
+        out._ranges = dict(self._ranges)  # the same points in the same places
+        ranks = np.arange(self.n, dtype=self._itype)
+        xrank = np.empty(self.n, dtype=self._itype)
+        xrank[self._order[0]] = ranks
+        yrank = np.empty(self.n, dtype=self._itype)
+        yrank[self._order[1]] = ranks
+        if not out._update_labels(labels, n_labels, xrank, yrank):
+            out._index_labels(labels, n_labels, xrank, yrank)
+        return out
+
+    def _update_labels(
+        self,
+        labels: np.ndarray | None,
+        n_labels: int | None,
+        xrank: np.ndarray,
+        yrank: np.ndarray,
+    ) -> bool:
+        """The label part updated for the points whose label changed; False (nothing done)
+        when that is not the cheaper way: other label columns, or many changes."""
+        old = self.labels
+        if labels is None or old is None or not self.n or not (self._exact and self._k):
+            return False
+        new = np.asarray(labels)
+        k = int(n_labels) if n_labels else int(new.max()) + 1
+        if k != self._k or new.min() < 0 or new.max() >= k:
+            return False
+        changed = np.flatnonzero(new != np.asarray(old))
+        if len(changed) > self.n // 4:
+            return False
         self.labels = labels
         self.n_labels = n_labels
-        self.n = n
+        if not len(changed):
+            return True
+        lab = self._lab[0]
+        was = np.asarray(old)[changed].astype(np.int64)
+        now = new[changed].astype(np.int64)
+        xs, ys = xrank[changed], yrank[changed]
+        self._lab = (lab.copy(), self._lab[1].copy())
+        self._lab[0][xs] = now.astype(lab.dtype)
+        self._lab[1][ys] = now.astype(lab.dtype)
+        g, step = self._g, self._step
+        rows = (ys // step).astype(np.int64)
+        cols = (xs // step).astype(np.int64)
+        table = self._table.copy()
+        if len(changed) <= _FEW_CHANGES:
+            # A point in bin (r, c) counts in every prefix sum at or past it.
+            for r, c, w, v in zip(
+                rows.tolist(), cols.tolist(), was.tolist(), now.tolist(), strict=True
+            ):
+                table[r + 1 :, c + 1 :, w] -= 1
+                table[r + 1 :, c + 1 :, v] += 1
+        else:
+            cell = rows * g + cols
+            for lb in np.unique(np.concatenate([was, now])).tolist():
+                delta = np.bincount(cell[now == lb], minlength=g * g) - np.bincount(
+                    cell[was == lb], minlength=g * g
+                )
+                delta = delta.astype(np.int32).reshape(g, g)
+                table[1:, 1:, lb] += delta.cumsum(axis=0).cumsum(axis=1)
+        self._table = table
+        return True
+
+    def _index_labels(
+        self,
+        labels: np.ndarray | None,
+        n_labels: int | None,
+        xrank: np.ndarray,
+        yrank: np.ndarray,
+    ) -> None:
+        """The label part of the index: labels in both sorted orders and the count table."""
+        n = self.n
+        self.labels = labels
+        self.n_labels = n_labels
         # bin_points counts labels in k columns: n_labels if given, else max label + 1.
         k = 0
         self._exact = True
@@ -653,15 +764,6 @@ class PointIndex:
         self._k = k
         n_lab = max(k, 1)
         self._n_lab = n_lab
-        itype = np.int32 if n < 2**31 - 1 else np.int64
-        ranks = np.arange(n, dtype=itype)
-        self._order = (_stable_argsort(xy[:, 0], itype), _stable_argsort(xy[:, 1], itype))
-        xrank = np.empty(n, dtype=itype)
-        xrank[self._order[0]] = ranks
-        yrank = np.empty(n, dtype=itype)
-        yrank[self._order[1]] = ranks
-        # Each point's rank along the other axis, listed in this axis's order.
-        self._other_rank = (yrank[self._order[0]], xrank[self._order[1]])
         ltype = np.int8 if n_lab <= 127 else (np.int16 if n_lab <= 32767 else np.int32)
         if labels is not None and k and self._exact:
             lab = np.asarray(labels).astype(ltype)
@@ -675,9 +777,6 @@ class PointIndex:
         g = max(1, -(-n // step))
         self._g = g
         self._step = step
-        # Every stride-th sorted value, so that a boundary search touches ~stride points.
-        self._stride = max(32, -(-n // 65536))
-        self._sample = tuple(xy[o[:: self._stride], a] for a, o in enumerate(self._order))
         table = np.zeros((g + 1, g + 1, n_lab), dtype=np.int32)
         if n:
             cell = (yrank // step).astype(np.int64) * g + (xrank // step).astype(np.int64)
@@ -690,8 +789,7 @@ class PointIndex:
                     counts = np.bincount(members, minlength=g * g).reshape(g, g)
                     table[1:, 1:, lb] = counts.cumsum(axis=0).cumsum(axis=1)
         self._table = table
-        self._last_inside: list[tuple[Rect, tuple[int, np.ndarray, np.ndarray]]] = []
-        self._ranges: dict[tuple[int, float, float], tuple[int, int]] = {}
+        self._last_inside = []  # a label change leaves the points (and their ranges) alone
 
     @property
     def nbytes(self) -> int:

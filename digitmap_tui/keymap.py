@@ -63,8 +63,9 @@ def _k(
     return Key(keys, action, title, footer, display, name)
 
 
-BOX, VIEW, PANEL, FIND, EMBED, INSIGHT, OUT, APP = (
-    "Selection box", "View", "Panel", "Finding things", "Embedding", "Insight", "Out", "App",
+BOX, VIEW, PANEL, FIND, EMBED, INSIGHT, REVIEW, OUT, APP = (
+    "Selection box", "View", "Panel", "Finding things", "Embedding", "Insight", "Review", "Out",
+    "App",
 )  # fmt: skip
 
 # Keys a user brings from vim, less, htop, VisiData, lazygit and toolong (the README compares
@@ -156,11 +157,11 @@ TABLE: tuple[Row, ...] = (
     Row(EMBED, "x", "cancel a running computation", (
         _k("x", "cancel_job", "Cancel the running computation"),
     ), app=True),
-    Row(INSIGHT, ") / (", "next / previous misfit: label ≠ the majority of its 10 map neighbours", (
+    Row(INSIGHT, ") / (", "next / previous misfit, most suspicious first (label ≠ map neighbours')", (
         _k("right_parenthesis", "misfit(1)", "Misfits: next", "Misfit", ")", name="misfit_next"),
         _k("left_parenthesis", "misfit(-1)", "Misfits: previous", name="misfit_previous"),
     )),
-    Row(INSIGHT, "M", "list every misfit with its neighbours' label; Enter jumps", (
+    Row(INSIGHT, "M", "list the misfits with score and suggested label; Enter jumps", (
         _k("M", "misfit_list", "Misfits: list"),
     )),
     Row(INSIGHT, "!", "highlight all misfits on the map", (
@@ -183,6 +184,29 @@ TABLE: tuple[Row, ...] = (
     )),
     Row(INSIGHT, "Esc", "clear highlights, the marked point and a picked sub-cluster", (
         _k("escape", "clear", "Clear highlights and the mark"),
+    )),
+    Row(REVIEW, "R", "label review: walk the suspects, most suspicious first (again: end it)", (
+        _k("R", "review", "Review: start / end the label review"),
+    )),
+    Row(REVIEW, "Enter  0-9  X", "(review) label right / relabel as that digit / not a valid sample", (
+        _k("enter", "review_confirm", "Review: the label is right"),
+        _k("X", "review_invalid", "Review: not a valid sample"),
+    )),
+    Row(REVIEW, "#", "(review) relabel the point with any label (asks)", (
+        _k("number_sign", "review_ask", "Review: relabel the point (asks for the label)"),
+    )),
+    Row(REVIEW, "space", "(review) skip to the next suspect without a decision", (
+        _k("space", "review_skip", "Review: skip to the next suspect"),
+    )),
+    Row(REVIEW, "U", "undo the latest decision (a whole box's at once)", (
+        _k("U", "review_undo", "Review: undo the latest decision"),
+    )),
+    Row(REVIEW, "*", "decide for every point in the box: a label, c (right), x (not valid)", (
+        _k("asterisk", "review_box", "Review: decide for every point in the box"),
+    )),
+    Row(REVIEW, "Esc", "(review) end the review; every decision is already saved"),
+    Row(REVIEW, "E", "export the corrected labels (.npy / .csv) and the list of changes", (
+        _k("E", "export_labels", "Export the corrected labels"),
     )),
     Row(OUT, "e", "export the selection to .csv / .json / .npy (asks for a file name)", (
         _k("e", "export", "Export the selection"),

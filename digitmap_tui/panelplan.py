@@ -50,7 +50,7 @@ def plan_panel(session: Session, fit: tuple[int, int]) -> PanelPlan:
     st = session.state
     if session.subset is not None:
         chosen = session.sorted(session.subset)
-        hist = label_histogram(session.dataset.labels, chosen, session.dataset.n_labels)
+        hist = label_histogram(session.labels, chosen, session.n_labels)
         title = f"{session.subset_title} · {_plural(len(chosen), 'point')} · by {st.sort}"
         return _list_plan(
             session, len(chosen), lambda a, b: chosen[a:b], histogram_pairs(hist), title,

@@ -240,6 +240,11 @@ class ReviewLog:
             out[self.invalid_mask()] = invalid
         return out
 
+    def decision_of(self, index: int) -> str | None:
+        """The decision in force on point ``index`` (``confirm``, ``relabel``, ``invalid``)."""
+        code = int(self._status[index])
+        return next((op for op, c in STATUS_CODES.items() if c == code), None)
+
     def label_of(self, index: int) -> int | None:
         """The label a relabel gave point ``index`` (None unless its latest decision is one)."""
         return int(self._label[index]) if self._status[index] == STATUS_CODES["relabel"] else None

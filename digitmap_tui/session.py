@@ -326,8 +326,11 @@ class Session:
     highlight_kind: str = ""
     #: The last search's hits (``/``), stepped through with ``n``/``N``.
     search: Hits | None = None
+    #: Labels shown instead of the dataset's own (corrected in a label review); see set_labels.
+    corrected: np.ndarray | None = None
     _selection: Selection | None = field(default=None, init=False, repr=False)
     _clusters: dict[int, list[Rect]] = field(default_factory=dict, init=False, repr=False)
+    _corrected_n: int = field(default=0, init=False, repr=False)
 
     @classmethod
     def from_inputs(cls, inputs: Inputs, state: State | None = None) -> Session:
@@ -377,11 +380,10 @@ class Session:
         ``indexed`` builds the spatial index that makes every later view and box cheap (the
         explorer); a single picture (``digitmap render``) is cheaper without it.
         """
-        ds = self.dataset
         old_coords, old_home, old_box = self.coords, self.home, self.state.box
         old_sel = None if self._selection is None else self._selection.indices
         self.coords = coords
-        self.index = PointIndex(coords, ds.labels, ds.n_labels or None) if indexed else None
+        self.index = PointIndex(coords, self.labels, self.n_labels or None) if indexed else None
         self.home = geo.initial_view(coords)
         self.preview = preview
         if params is not None:
@@ -400,6 +402,52 @@ class Session:
         self.state = replace(st, view=self.home, box=box, page=0)
         return note
 
+    # ----- labels ---------------------------------------------------------------------------
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The labels the map, the panel and the selection use: the corrected ones when a
+        review gave some (:meth:`set_labels`), else the dataset's own."""
+        return self.dataset.labels if self.corrected is None else self.corrected
+
+    @property
+    def n_labels(self) -> int:
+        """How many label values there are (a relabel may name one the dataset lacks)."""
+        return max(self.dataset.n_labels, self._corrected_n)
+
+    def set_labels(self, labels: np.ndarray | None) -> bool:
+        """Show ``labels`` (corrected ones; None: the dataset's own) instead of the dataset's,
+        which is never changed. The state (view, box, mark ...) is kept; the spatial index is
+        rebuilt from its sorted orders. Returns False when nothing changed."""
+        ds = self.dataset
+        if labels is not None:
+            if ds.labels is None:
+                raise ValueError("corrected labels for a dataset without labels")
+            labels = np.asarray(labels, dtype=np.int64)
+            if labels.shape != ds.labels.shape:
+                raise ValueError(f"labels: expected shape {ds.labels.shape}, got {labels.shape}")
+            if len(labels) and labels.min() < 0:
+                raise ValueError("labels: expected non-negative integers")
+            if len(labels) and labels.max() > MAX_LABEL:
+                raise ValueError(
+                    f"label {int(labels.max())} is above {MAX_LABEL}, the largest shown"
+                )
+            if np.array_equal(labels, ds.labels):
+                labels = None
+        before = self.labels
+        now = ds.labels if labels is None else labels
+        if before is now or (
+            before is not None and now is not None and np.array_equal(before, now)
+        ):
+            self.corrected = labels
+            return False
+        self.corrected = labels
+        self._corrected_n = int(labels.max()) + 1 if labels is not None and len(labels) else 0
+        if self.index is not None:
+            self.index = self.index.relabelled(self.labels, self.n_labels or None)
+        self._selection = None
+        self._clusters.clear()
+        return True
+
     # ----- derived -------------------------------------------------------------------------
     @property
     def view(self) -> Rect:
@@ -416,9 +464,8 @@ class Session:
         assert self.coords is not None, "no embedding yet"
         sel = self._selection
         if sel is None or sel.box != self.box or sel.xy is not self.coords:
-            ds = self.dataset
             sel = Selection(
-                self.coords, self.index, self.box, ds.labels, ds.n_labels, self.state.grid
+                self.coords, self.index, self.box, self.labels, self.n_labels, self.state.grid
             )
             self._selection = sel
         return sel
@@ -428,8 +475,7 @@ class Session:
         assert self.coords is not None, "no embedding yet"
         if self.index is not None:
             return self.index.bin(view, width, height)
-        ds = self.dataset
-        return bin_points(self.coords, ds.labels, view, width, height, ds.n_labels or None)
+        return bin_points(self.coords, self.labels, view, width, height, self.n_labels or None)
 
     def shown(self) -> np.ndarray:
         """What the panel lists: the picked sub-cluster, else the box's points (ascending)."""
@@ -457,7 +503,7 @@ class Session:
         """``indices`` in the current list order."""
         assert self.coords is not None
         idx = np.sort(np.asarray(indices, dtype=np.int64))
-        return sort_page(self.coords, idx, self.state.sort, self.dataset.labels)
+        return sort_page(self.coords, idx, self.state.sort, self.labels)
 
     # ----- the box --------------------------------------------------------------------------
     def _set(self, **changes: Any) -> None:

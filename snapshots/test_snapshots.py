@@ -149,6 +149,26 @@ def test_misfits_highlighted(snap_compare, cache_dir):
     )
 
 
+def test_review_1118(snap_compare, cache_dir):
+    """After R, then i 1118 enter: review mode on the seed's 3 among the 7s. The box is centred
+    on 1118 (marked black-on-yellow) with its 8 nearest images in pixel space highlighted on
+    the map; the pane between map and panel says "review · suspect 6 of 18", "0 of 18
+    reviewed, 0 relabelled", shows 1118 large beside "#1118", "L:3 → 7?", "score 0.61", "no
+    decision yet", and the 8 neighbours as tiles (mostly L:7); the review line above the
+    footer reads "review #1118 L:3 → 7? score 0.61 │ 0 of 18 reviewed, 0 relabelled │" and
+    the keys."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("R")
+        await _settle(pilot)
+        await pilot.press("i", "1", "1", "1", "8", "enter")
+        await _settle(pilot)
+        await _settle(pilot)
+
+    assert snap_compare(make_app(cache_dir), terminal_size=(120, 40), run_before=run_before)
+
+
 def test_inspector_1118(snap_compare, cache_dir):
     """After i 1118 enter v: the inspector on the right shows point 1118, label 3, large, and
     its 8 nearest images in pixel space (mostly 7s); their places are highlighted on the map."""

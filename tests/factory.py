@@ -84,7 +84,7 @@ def expected_slots(app: DigitmapApp) -> np.ndarray:
     st = s.state
     panel = app.explorer.query_one(ImagePanel)
     rows_fit, cols_fit = panel.fit()
-    coords, labels, box = s.coords, s.dataset.labels, s.box
+    coords, labels, box = s.coords, s.labels, s.box  # corrected in a review, as shown
     assert coords is not None
     if st.list_mode or s.subset is not None:
         chosen = np.sort(np.asarray(s.subset if s.subset is not None else inside(coords, box)))

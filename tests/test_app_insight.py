@@ -11,6 +11,7 @@ from digitmap_tui.cache import embedding_key
 from digitmap_tui.cli import main
 from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import inside
+from digitmap_tui.suspects import suspects
 from digitmap_tui.widgets.insight import InspectorScreen, SplitScreen
 from digitmap_tui.widgets.screens import ChoiceScreen
 from tests.factory import TSNE_FIXTURE, fixed_coords, make_app, shown_slots
@@ -22,8 +23,13 @@ async def _settle(app, pilot) -> None:
 
 
 async def test_next_misfit_jumps_to_a_point_unlike_its_neighbours(cache_dir):
+    """n/N step through the misfits most suspicious first, as ``render --misfits`` lists them."""
     app = make_app(cache_dir)
-    expected = misfits(fixed_coords(), app.session.dataset.labels, k=10)
+    ds = app.session.dataset
+    expected = misfits(fixed_coords(), ds.labels, k=10)
+    rank = suspects(ds.images, fixed_coords(), ds.labels).rank()
+    expected.sort(key=lambda f: rank[f.index])
+    assert [f.index for f in expected][:2] == [1553, 1662]  # the two top suspects
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("right_parenthesis")
@@ -45,7 +51,8 @@ async def test_misfit_list_has_the_seed_three_among_the_sevens(cache_dir):
         await _settle(app, pilot)
         assert isinstance(app.screen, ChoiceScreen)
         row = next(r for r in app.screen.rows if r.startswith("#1118 "))
-        assert "label 3" in row and "neighbours 7" in row
+        assert "label 3 → 7?" in row and "score  0.61" in row and "neighbours 7" in row
+        assert app.screen.rows[0].startswith("#1553 "), "most suspicious first"
         i = app.screen.rows.index(row)
         await pilot.press(*(["down"] * i), "enter")
         await pilot.pause()

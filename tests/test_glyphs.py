@@ -806,3 +806,35 @@ def test_tile_cache_uses_names_and_scale() -> None:
     assert "".join(s.text for s in one[0]).endswith("L:dog")
     assert len(one) == 1 + 8
     assert len(cache.get(1, "shade", 16, color=False)) == 1 + 4  # scale is part of the key
+
+
+@settings(max_examples=200)
+@given(
+    index=st.integers(0, 10**7),
+    label=st.integers(0, 255),
+    cols=st.integers(1, 24),
+    flag=st.sampled_from(["", glyphs.RELABELLED_FLAG, glyphs.INVALID_FLAG]),
+)
+def test_a_review_flag_follows_the_label_whenever_the_index_fits(index, label, cols, flag):
+    """Every header is exactly ``cols`` wide; the review flag is shown whenever the index and
+    the flag fit, right after the label (or after the index when the label does not fit)."""
+    text = "".join(seg.text for seg in glyphs._header(index, label, cols, False, flag=flag))
+    assert cell_len(text) == cols
+    if flag and len(str(index)) + len(flag) <= cols:
+        assert flag in text
+        assert text.rstrip().endswith(f"{label}{flag}") or text.rstrip() == f"{index}{flag}"
+
+
+def test_tiles_carry_the_review_marks_and_invalid_ones_are_dimmed():
+    images = np.arange(3 * 64, dtype=np.float64).reshape(3, 8, 8) % 16
+    labels = np.array([3, 7, 1])
+    cache = glyphs.TileCache(images, labels, (0.0, 16.0))
+    assert "".join(s.text for s in cache.get(0, "blocks", 8)[0]) == "0    L:3"
+    cache.set_labels(np.array([7, 7, 1]), {0: glyphs.RELABELLED_FLAG, 2: glyphs.INVALID_FLAG})
+    assert "".join(s.text for s in cache.get(0, "blocks", 8)[0]) == "0   L:7*"
+    invalid = cache.get(2, "blocks", 8)
+    assert "".join(s.text for s in invalid[0]) == "2   L:1x"
+    assert all(seg.style and seg.style.dim for line in invalid[1:] for seg in line)
+    assert not any(
+        seg.style and seg.style.dim for line in cache.get(1, "blocks", 8)[1:] for seg in line
+    )

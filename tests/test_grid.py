@@ -6,7 +6,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from digitmap_tui import grid
@@ -300,6 +300,49 @@ def test_index_selections_equal_the_definitions(n, seed):
         )
 
 
+@pytest.mark.parametrize(
+    "n, seed, changes, new_n_labels",
+    [
+        (0, 20, 0, 7), (1, 21, 1, 12), (1797, 22, 1, 7), (1797, 23, 16, 7), (1797, 24, 17, 7),
+        (1797, 25, 180, 7), (1797, 26, 1000, 7), (1797, 27, 5, 200), (60_000, 28, 3, 7),
+        (60_000, 29, 6000, 9),
+    ],
+)  # fmt: skip
+def test_a_relabelled_index_answers_as_one_built_anew(n, seed, changes, new_n_labels):
+    """Corrected labels (a review) reuse the sorted orders, updating the count table point by
+    point, by label, or anew (few, some, many changes; another label count): the answers are
+    those of a fresh index and of the definitions, on the new labels; the old index is left
+    as it was."""
+    n_labels = 7
+    xy, labels = _awkward_points(max(n, 5), seed)
+    xy, labels = xy[:n], labels[:n]
+    rng = np.random.default_rng(seed)
+    old = PointIndex(xy, labels, n_labels)
+    new_labels = labels.copy()
+    changed = rng.choice(n, changes, replace=False)
+    new_labels[changed] = (labels[changed] + rng.integers(1, new_n_labels, changes)) % new_n_labels
+    fresh = PointIndex(xy, new_labels, new_n_labels)
+    relabelled = old.relabelled(new_labels, new_n_labels)
+    assert relabelled.xy is xy and relabelled.labels is new_labels
+    for view in _rects(rng, 12):
+        w, h = (int(v) for v in rng.integers(1, 60, 2))
+        got = relabelled.bin(view, w, h)
+        assert _same_map(got, fresh.bin(view, w, h))
+        assert _same_map(got, bin_points(xy, new_labels, view, w, h, new_n_labels))
+        assert _same_map(old.bin(view, w, h), bin_points(xy, labels, view, w, h, n_labels))
+        assert np.array_equal(relabelled.inside(view), inside(xy, view))
+        assert np.array_equal(
+            relabelled.list_select(view, "label"), list_select(xy, view, new_labels, "label")
+        )
+        assert np.array_equal(
+            relabelled.label_counts(view, new_n_labels),
+            label_histogram(new_labels, inside(xy, view), new_n_labels),
+        )
+    if n:
+        with pytest.raises(ValueError):
+            old.relabelled(new_labels[:-1])
+
+
 def test_index_grid_select_large_box_matches_the_seed_loop():
     # Enough points in the box for the window search (not the small-box shortcut).
     xy, _ = _awkward_points(120_000, 13)
@@ -571,6 +614,11 @@ def _plain_bin(xy, labels, view, width, height, k):
 
 @settings(max_examples=60, deadline=None)
 @given(cloud=awkward_cloud(max_points=120), chunk=st.integers(1, 40), size=st.integers(1, 30))
+@example(
+    cloud=(np.array([[0.0, 700000.0]]), np.array([0]), Rect(0.0, 700.0, 700000.0, 700700.0), 1, 1),
+    chunk=1,
+    size=1,
+)  # one point far from the origin: its region's margin must survive rounding
 def test_passes_a_chunk_at_a_time_equal_the_whole_array_definitions(cloud, chunk, size):
     xy, labels, rect, rows, cols = cloud
     with patch.object(grid, "CHUNK", chunk):

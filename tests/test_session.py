@@ -177,3 +177,47 @@ def test_page_of_finds_the_page_of_a_listed_point():
     assert len(listed) > 5
     assert s.page_of(int(listed[5]), 4) == 1
     assert s.page_of(-1, 4) is None
+
+
+def test_corrected_labels_show_everywhere_and_keep_the_state():
+    """set_labels: map bins, the selection's histogram and label order use the corrected
+    labels; the view, box and mark stay; the dataset is never changed; back to None."""
+    from digitmap_tui.grid import bin_points, label_histogram, list_select
+
+    s = _session()
+    s.center_on(1118)
+    s.zoom(0.5)
+    state = s.state
+    original = s.dataset.labels.copy()
+    corrected = original.copy()
+    box = s.selection().indices
+    corrected[box] = 7  # relabel the whole box
+    corrected[1118] = 7
+    assert s.set_labels(corrected) is True
+    assert s.state == state
+    assert np.array_equal(s.dataset.labels, original), "the input stays as it was"
+    sel = s.selection()
+    assert np.array_equal(sel.histogram, label_histogram(corrected, box, 10))
+    assert sel.pairs == ((7, len(box)),)
+    assert np.array_equal(sel.page("label"), list_select(s.coords, s.box, corrected, "label"))
+    binned = s.bin(s.view, 40, 20)
+    assert np.array_equal(binned.majority, bin_points(s.coords, corrected, s.view, 40, 20).majority)
+    assert s.set_labels(corrected) is False, "the same labels again: nothing to redo"
+    assert s.set_labels(original.copy()) is True and s.corrected is None
+    assert np.array_equal(s.selection().histogram, label_histogram(original, box, 10))
+
+
+def test_a_new_label_widens_the_label_count_and_bad_labels_are_refused():
+    s = _session()
+    corrected = s.dataset.labels.copy()
+    corrected[0] = 12
+    s.set_labels(corrected)
+    assert s.n_labels == 13 and s.selection().histogram.shape == (13,)
+    with pytest.raises(ValueError):
+        s.set_labels(corrected[:-1])
+    corrected[0] = -1
+    with pytest.raises(ValueError):
+        s.set_labels(corrected)
+    corrected[0] = 256  # above what the map's label counts allow
+    with pytest.raises(ValueError):
+        s.set_labels(corrected)

@@ -37,6 +37,7 @@ from digitmap_tui.widgets.messages import (
 )
 from digitmap_tui.widgets.outputs import OutputActions
 from digitmap_tui.widgets.panel import ImagePanel
+from digitmap_tui.widgets.reviewing import REVIEW_ONLY, ReviewActions, ReviewPane
 from digitmap_tui.widgets.screens import PromptScreen
 from digitmap_tui.widgets.search import SearchActions
 from digitmap_tui.widgets.status import ProgressLine, StatusLine
@@ -78,7 +79,8 @@ def use_table(node: Any, table: tuple[keymap.Row, ...], *, app: bool) -> bool:
 
 
 class ExplorerScreen(
-    InsightActions, OutputActions, SearchActions, TilingActions, ThemeFollower, Screen[None]
+    ReviewActions, InsightActions, OutputActions, SearchActions, TilingActions, ThemeFollower,
+    Screen[None],
 ):  # fmt: skip
     """Map on the left, image panel on the right, the keys in the footer."""
 
@@ -107,6 +109,7 @@ class ExplorerScreen(
         self._sync_pending = False
         self.init_insight()
         self.init_tiling(tile_scale, images)
+        self.init_review()
 
     # ----- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -120,7 +123,9 @@ class ExplorerScreen(
                 yield ProgressLine(id="progress")
                 yield StatusLine(id="coords")
                 yield StatusLine(id="legend")
+            yield ReviewPane(id="review")
             yield ImagePanel(id="panel")
+        yield StatusLine(id="review-line")
         yield Static(id="too-small")
         yield Footer(compact=True)
 
@@ -143,7 +148,11 @@ class ExplorerScreen(
         self._layout()
         self._check_size()
         self.mounted = True
+        self.review_mounted()
         self.sync()
+
+    def on_unmount(self) -> None:
+        self.stopping.set()  # a long analysis in a thread stops, so quitting does not wait
 
     def on_resize(self, event: events.Resize) -> None:
         if not self.mounted:
@@ -152,6 +161,12 @@ class ExplorerScreen(
         self._layout(event.size.width)
         # The panel's room is known after the layout pass that follows.
         self.call_after_refresh(self.sync)
+
+    @on(ImagePanel.Resized)
+    def _panel_resized(self) -> None:
+        if self.mounted:
+            # After the refresh, as on_resize does: a failing sync is then the App's to report.
+            self.call_after_refresh(self.sync)
 
     def _check_size(self, width: int | None = None, height: int | None = None) -> None:
         width = self.app.size.width if width is None else width
@@ -180,7 +195,7 @@ class ExplorerScreen(
             return False
         if not self.session.ready and action != "method":
             return None
-        return True
+        return self.reviewing or action not in REVIEW_ONLY
 
     # ----- drawing the session -----------------------------------------------------------------
     def sync(self) -> None:
@@ -200,6 +215,7 @@ class ExplorerScreen(
                 highlight=s.shown(),
             )  # fmt: skip
             self.twin.show(self._twin_frame)
+        self.review_sync()
         if not self.panel.size:
             # Not laid out yet (the panel is drawn once it has its room), or hidden behind
             # the "too small" message (the resize that ends it syncs again).
@@ -266,6 +282,7 @@ class ExplorerScreen(
             self.say(note)
         self.cluster_label = None
         self.embedding_changed()
+        self.review_embedding_changed()
         self.sync()
 
     def got_preview(self, params: Any, preview: Any) -> None:
@@ -319,6 +336,9 @@ class ExplorerScreen(
 
     @on(AnalysisFailed)
     def _analysis_failed(self, event: AnalysisFailed) -> None:
+        failed = getattr(self, f"failed_{event.kind}", None)
+        if failed is not None:
+            failed()
         self.say(f"{event.kind} failed: {markup(event.message)}", severity="error", timeout=8)
 
     def run_analysis(self, kind: str, key: Any, compute: Any) -> None:
@@ -429,8 +449,8 @@ class ExplorerScreen(
                 self.say(f"index {index} is out of range 0…{n - 1}", severity="error")
                 return
             self.go_to(index)
-            ds = self.session.dataset
-            label = "" if ds.labels is None else f" L:{ds.label_name(int(ds.labels[index]))}"
+            ds, labels = self.session.dataset, self.session.labels
+            label = "" if labels is None else f" L:{ds.label_name(int(labels[index]))}"
             self.say(markup(f"point {index}{label}"))
 
         self.app.push_screen(PromptScreen("Go to point index:", f"0 … {n - 1}"), go)
@@ -508,6 +528,8 @@ class ExplorerScreen(
         self.app.open_method(method)  # type: ignore[attr-defined]
 
     def action_clear(self) -> None:
+        if self.leave_review():
+            return
         self.session.clear()
         self.clear_insight()
         self.sync()

@@ -8,6 +8,7 @@ the screens below show their results. The computations themselves are pure funct
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -269,6 +270,10 @@ class InsightActions:
 
     def init_insight(self) -> None:
         self.misfits: dict[str, list[Any]] = {}
+        #: The label-review ranking of each map (digitmap_tui.suspects), found with its misfits.
+        self.suspects: dict[str, Any] = {}
+        self._ranking: str | None = None  # the map whose misfits are being found
+        self.stopping = threading.Event()  # set when the screen goes: long analyses stop
         self.misfit_pos = -1
         self.show_misfits = False
         self._after_misfits: tuple[str, int] | None = None
@@ -311,9 +316,15 @@ class InsightActions:
             s.clear_highlight()
 
     # ----- misfits -------------------------------------------------------------------------------
-    def _with_misfits(self, then: str, step: int = 0) -> bool:
+    def _with_misfits(self, then: str | None, step: int = 0) -> bool:
         """True when the misfits of this map are known; else start finding them and run
-        ``action_<then>(step)`` when they are."""
+        ``action_<then>(step)`` when they are (``then`` None: nothing but
+        :meth:`suspects_ranked`).
+
+        Misfits (label unlike the majority of the 10 nearest map neighbours) are listed most
+        suspicious first, by the label-review score (:mod:`digitmap_tui.suspects`, which also
+        weighs the pixel-space neighbours), as ``render --misfits`` lists them; the scores
+        are kept for the review (``self.suspects``)."""
         s = self.session
         if s.dataset.labels is None:
             self.say("misfits need labels", severity="warning")
@@ -321,21 +332,55 @@ class InsightActions:
         name = self._map_name()
         if name in self.misfits:
             return True
+        if then is not None:
+            self._after_misfits = (then, step)
+        if self._ranking == name:
+            return False  # already being found
         from digitmap_tui.analysis import misfits
+        from digitmap_tui.embed import Cancelled
+        from digitmap_tui.suspects import cached_suspects
 
-        coords, labels = s.coords, s.dataset.labels
-        assert coords is not None
-        self._after_misfits = (then, step)
-        self.say("finding misfits (10 nearest map neighbours)…", timeout=2)
-        self.run_analysis("misfits", name, lambda: misfits(coords, labels, k=10))
+        coords, ds, cache = s.coords, s.dataset, self.app.inputs.cache
+        labels = ds.labels
+        assert coords is not None and labels is not None
+        self._ranking = name
+        stopping = self.stopping
+
+        def stop() -> bool:
+            return stopping.is_set() or self._ranking != name
+
+        def rank() -> tuple[list[Any], Any] | None:
+            found = misfits(coords, labels, k=10)
+            try:
+                scored = cached_suspects(cache, ds, coords, stop=stop)
+            except Cancelled:
+                return None  # the screen went, or another map is shown
+            order = scored.rank()
+            found.sort(key=lambda f: order[f.index])
+            return found, scored
+
+        self.say("ranking suspected label errors (map and pixel neighbours)…", timeout=2)
+        self.run_analysis("misfits", name, rank)
         return False
 
-    def got_misfits(self, name: str, found: list[Any]) -> None:
-        self.misfits[name] = found
+    def got_misfits(self, name: str, result: tuple[list[Any], Any] | None) -> None:
+        if self._ranking == name:
+            self._ranking = None
+        if result is None:
+            return
+        self.misfits[name], self.suspects[name] = result
+        self.suspects_ranked(name)
         after, self._after_misfits = self._after_misfits, None
         if after is not None and name == self._map_name():
             action, step = after
             getattr(self, f"action_{action}")(*((step,) if action == "misfit" else ()))
+
+    def failed_misfits(self) -> None:
+        self._ranking = None
+        self._after_misfits = None
+
+    def suspects_ranked(self, name: str) -> None:
+        """Called when the ranking of map ``name`` is known (the review picks it up)."""
 
     def action_misfit(self, step: int) -> None:
         if not self._with_misfits("misfit", step):
@@ -353,10 +398,12 @@ class InsightActions:
     def _jump_to_misfit(self, mf: Any, pos: int, total: int) -> None:
         self.go_to(mf.index)
         name = self.session.dataset.label_name  # class names of an image folder
+        score = self.suspects[self._map_name()].score[mf.index]
         self.say(
             markup(
                 f"misfit {pos + 1}/{total}: #{mf.index} label {name(mf.label)} among "
-                f"{name(mf.neighbour_label)}s ({mf.agreement:.0%} of its 10 neighbours agree)"
+                f"{name(mf.neighbour_label)}s (score {score:.2f}; {mf.agreement:.0%} of its "
+                "10 neighbours agree)"
             ),
             timeout=4,
         )
@@ -371,9 +418,11 @@ class InsightActions:
             self.say("no misfits")
             return
         name = self.session.dataset.label_name
+        scored = self.suspects[self._map_name()]
         rows = [
             safe(
-                f"#{f.index:<6} label {name(f.label)}  neighbours {name(f.neighbour_label)}"
+                f"#{f.index:<6} label {name(f.label)} → {name(int(scored.suggested[f.index]))}?"
+                f"  score {scored.score[f.index]:5.2f}  neighbours {name(f.neighbour_label)}"
                 f"  agree {f.agreement:.0%}"
             )
             for f in found
@@ -384,7 +433,9 @@ class InsightActions:
                 self.misfit_pos = i
                 self._jump_to_misfit(found[i], i, len(found))
 
-        title = f"{len(found)} misfits (label ≠ majority of 10 map neighbours)"
+        title = (
+            f"{len(found)} misfits (label ≠ majority of 10 map neighbours), most suspicious first"
+        )
         self.app.push_screen(ChoiceScreen(title, rows), chosen)
 
     def action_toggle_misfits(self) -> None:
@@ -418,7 +469,7 @@ class InsightActions:
             return
         ds = s.dataset
         near = pixel_neighbours(ds.images, index, k=8)  # rows converted where used
-        labels = ds.labels
+        labels = s.labels  # corrected in a review, as the map shows them
         in_box = int(np.isin(near, s.selection().indices).sum())
         d = np.hypot(*(s.coords[near] - s.coords[index]).T)
         span = max(s.view.width, s.view.height)
@@ -538,10 +589,10 @@ class InsightActions:
         from digitmap_tui.grid import PointIndex
         from digitmap_tui.widgets.mapview import MapFrame
 
-        ds = self.session.dataset
+        s = self.session
         self.twin_method = method
         self.twin.add_class("shown")
-        index = PointIndex(coords, ds.labels, ds.n_labels or None)
+        index = PointIndex(coords, s.labels, s.n_labels or None)
         self._twin_frame = MapFrame(index, self.twin_view(coords), self.session.state.mode)
         self._start_overlap()
         self.sync()

@@ -62,6 +62,9 @@ class OutputActions:
             if web
             else "Export the selection to (.csv, .json or .npy):"
         )
+        queue = getattr(self, "queue", None)
+        if queue is not None and queue.log.decisions:
+            question = question.replace("the selection", "the selection (E: corrected labels)")
         self.app.push_screen(PromptScreen(question, value=default.name), write)
 
     def deliver_selection(self, name: str) -> bool:
@@ -98,7 +101,7 @@ class OutputActions:
             written = export_selection(
                 path,
                 indices=indices,
-                labels=s.dataset.labels,
+                labels=s.labels,  # as shown: corrected in a review
                 coords=s.coords,
                 meta=s.provenance(),
                 paths=s.dataset.paths,  # an image folder's files, one per point

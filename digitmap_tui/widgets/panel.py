@@ -77,6 +77,9 @@ class ImagePanel(Widget):
             self.width = width
             self.done = done
 
+    class Resized(Message):
+        """The panel has a new size: what fits in it must be planned again."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.images: np.ndarray | None = None
@@ -164,6 +167,18 @@ class ImagePanel(Widget):
             )  # fmt: skip
         self._custom.clear()
         self.refresh()
+
+    def set_labels(self, labels: np.ndarray | None, flags: dict[int, str] | None = None) -> None:
+        """Labels corrected in a review, and the tiles' review marks by point; redraws."""
+        self.labels = labels
+        if self._tiles is not None:
+            self._tiles.set_labels(labels, flags)
+        self.refresh()
+
+    def tile_at(self, index: int, cols: int) -> list[list[Segment]]:
+        """Point ``index``'s tile ``cols`` wide, in the panel's style (e.g. for a side pane)."""
+        assert self._tiles is not None, "configure() first"
+        return self._tiles.get(index, self.style_name, cols, self.color)
 
     def resize_tiles(self, tile_cols: int, tile_rows: int) -> None:
         """A new tile size (the panel got wider or narrower, the grid changed)."""
@@ -390,6 +405,9 @@ class ImagePanel(Widget):
     def on_resize(self, event: events.Resize) -> None:
         if self.pixels:  # a new font size comes with a resize
             self.cell_px = pixels.cell_pixels()
+        # The screen's own resize can come before the panel's layout (e.g. under a dialog),
+        # when the plan would still be made for the old size.
+        self.post_message(self.Resized())
 
     # ----- the border: drag to resize ------------------------------------------------------------
     def on_mouse_down(self, event: events.MouseDown) -> None:

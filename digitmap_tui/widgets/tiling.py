@@ -65,7 +65,8 @@ class TilingActions:
         ds = self.session.dataset
         cols, rows = tile_size(ds.image_shape, self.style_name, self.max_tile_cols, self.tile_scale)
         self.panel.configure(
-            ds.images, ds.labels, ds.value_range(), self.style_name, self.color, cols, rows,
+            ds.images, self.session.labels, ds.value_range(), self.style_name, self.color,
+            cols, rows,
             label_names=ds.label_names, scale=self.tile_scale, protocol=self.images,
         )  # fmt: skip
 
@@ -86,6 +87,10 @@ class TilingActions:
             half = width // 2 + PANEL_GUTTER
             panel_width = max(PANEL_MIN_WIDTH, min(want, half, limit))
         self.panel.styles.width = panel_width
+        self.layout_changed(width)
+
+    def layout_changed(self, width: int) -> None:
+        """After a layout: what other parts of the screen place around the panel."""
 
     def fit_panel(self) -> tuple[int, int]:
         """Size the tiles for what the panel shows now; the tile rows and columns shown."""
