@@ -28,23 +28,23 @@ MAP_W, MAP_H = 80, 37
 
 def tour(full: Rect) -> list[Rect]:
     """The views a session visits: the full map, zooms around its centre, and pans."""
-    from digitmap_tui.selection import pan, zoom
+    from digitmap_tui.selection import Cells, pan, zoom
 
     views: list[Rect] = [full]
     for factor in (0.5, 0.25, 0.1, 1 / 30):
         views.append(zoom(full, factor))
     for dx, dy in ((4, 0), (0, 2), (-4, 0)):
-        views.append(pan(views[2], dx, dy, MAP_W, MAP_H))
+        views.append(pan(views[2], dx, dy, Cells(views[2], MAP_W, MAP_H)))
     return views
 
 
 def measure(n: int, repeats: int) -> dict[str, float]:
     """Rebin and histogram2d medians (ms) for ``n`` points; build time of the index (s)."""
-    from digitmap_tui.grid import PointIndex, bin_points, bounds
-    from digitmap_tui.selection import fit
+    from digitmap_tui.grid import PointIndex, bin_points
+    from digitmap_tui.selection import initial_view
 
     xy, labels = clustered_points(n)
-    full = fit(bounds(xy), MAP_W, MAP_H)
+    full = initial_view(xy)
     t0 = time.perf_counter()
     index = PointIndex(xy, labels, 10)
     build = time.perf_counter() - t0
