@@ -113,7 +113,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--method",
         default="auto",
-        help="auto, pca, tsne, umap or pacmap (default auto: t-SNE for up to 100,000 points, "
+        help="auto, pca, tsne, umap or pacmap (default auto: t-SNE for up to 5,000 points, "
         "UMAP above)",
     )
     e.add_argument(

@@ -492,7 +492,7 @@ def test_describe_shows_what_is_not_the_default() -> None:
         "UMAP n_neighbors 15 min_dist 0.1 seed 0 pca off"
     )
     assert EmbedParams("pca", threads=2, pca_dims=10).describe() == "PCA"
-    assert EmbedParams("auto").describe().startswith("auto (t-SNE up to 100,000 points")
+    assert EmbedParams("auto").describe().startswith("auto (t-SNE up to 5,000 points")
     assert EmbedParams("auto").resolved(500).describe() == (
         f"t-SNE perplexity 30 seed 0 threads {embed.default_threads()} (auto)"
     )
