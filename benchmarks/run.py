@@ -112,8 +112,9 @@ def machine() -> dict[str, str]:
     }
 
 
-def collect(quick: bool, log: Any) -> dict[str, Any]:
-    """Run every group; one flat dict of figures."""
+def collect(quick: bool, log: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Run every group (but those in ``skip``: only ``scale``, hours long, can be left out);
+    one flat dict of figures."""
     out: dict[str, Any] = {}
     reps = 9 if quick else 21
 
@@ -237,6 +238,8 @@ def collect(quick: bool, log: Any) -> dict[str, Any]:
         hostile_baseline_s=hostile["baseline"]["seconds"],
         hostile_baseline_peak_mb=hostile["baseline"]["peak_mb"],
     )
+    if "scale" in skip:
+        return out
     log("scale (MNIST-sized embeddings vs bare libraries, --fit-sample, 10M rows) ...")
     out.update(python_json("scale", *(["--quick"] if quick else []), timeout=4 * 3600))
     return out
@@ -288,13 +291,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a few minutes)")
     parser.add_argument("--json", metavar="PATH", help="write the figures as one JSON object")
+    parser.add_argument(
+        "--skip-scale",
+        action="store_true",
+        help="leave out the MNIST-to-10M group (hours on 2 cores; run it on its own)",
+    )
     args = parser.parse_args()
 
     def log(text: str) -> None:
         sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
 
     t0 = time.perf_counter()
-    figures = collect(args.quick, log)
+    figures = collect(args.quick, log, frozenset({"scale"} if args.skip_scale else ()))
     figures["machine"] = machine()
     notes: dict[str, Any] = {
         "quick": args.quick,
