@@ -436,21 +436,10 @@ class BookmarkStore:
         return data  # type: ignore[no-any-return]
 
     def _set_aside(self, reason: str) -> dict[str, Any]:
+        from digitmap_tui.fileio import set_aside
+
         stamp = self._clock().strftime("%Y%m%d-%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
-        k = 2
-        while aside.exists():
-            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{k}")
-            k += 1
-        try:
-            os.replace(self.path, aside)
-        except OSError as exc:
-            # Starting empty would overwrite the damaged file on the next save: refuse instead.
-            raise InputError(
-                f"{safe(self.path)}: damaged bookmarks file ({safe(reason)}) and cannot move"
-                " it aside "
-                f"({exc.strerror or exc}); fix or remove it"
-            ) from None
+        aside = set_aside(self.path, "bookmarks file", reason, stamp)
         self.problem = (
             f"{safe(self.path)}: damaged bookmarks file ({safe(reason)}); "
             f"moved aside to {safe(aside.name)}, starting with no bookmarks"

@@ -397,3 +397,22 @@ def private_dir(path: Path, what: str, fix: str) -> Path:
             f"make it yours alone (chown, chmod go-w) {fix}"
         )
     return path
+
+
+def set_aside(path: Path, what: str, reason: str, stamp: str) -> Path:
+    """Move a damaged file out of the way, never losing it: ``<name>.damaged-<stamp>`` (with
+    ``-2``, ``-3`` … if taken). A file that cannot be moved is a one-line
+    :class:`InputError` (starting afresh would overwrite it on the next save)."""
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    k = 2
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{k}")
+        k += 1
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        raise InputError(
+            f"{safe(path)}: damaged {what} ({safe(reason)}) and cannot move it aside"
+            f" ({exc.strerror or exc}); fix or remove it"
+        ) from None
+    return aside

@@ -434,19 +434,10 @@ class ReviewLog:
         self.warning = f"{self.path.name}: ignored an incomplete last decision ({reason})"
 
     def _set_aside(self, reason: str) -> None:
+        from digitmap_tui.fileio import set_aside
+
         stamp = self._clock().strftime("%Y%m%d-%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
-        k = 2
-        while aside.exists():
-            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{k}")
-            k += 1
-        try:
-            os.replace(self.path, aside)
-        except OSError as exc:
-            raise InputError(
-                f"{self.path}: damaged review file ({reason}) and cannot move it aside "
-                f"({exc.strerror or exc}); fix or remove it"
-            ) from None
+        aside = set_aside(self.path, "review file", reason, stamp)
         self.problem = (
             f"{self.path}: damaged review file ({reason}); moved aside to {aside.name}, "
             "starting a new review"
