@@ -35,6 +35,7 @@ from digitmap_tui.maprender import (
 from digitmap_tui.palette import DARK, Palette
 from digitmap_tui.selection import Cells, Span
 from digitmap_tui.widgets.compat import GuardedWidget, line_spans
+from digitmap_tui.widgets.theme import ThemedLines
 
 MARK_STYLE = Style(color="#000000", bgcolor="#ffdd00", bold=True)
 HIGHLIGHT_STYLE = Style(color="#ffffff", bgcolor="#d62728", bold=True)
@@ -90,7 +91,7 @@ class MapFrame:
         return (id(self.index), self.view, self.mode, self.focus)
 
 
-class MapView(GuardedWidget, can_focus=True):
+class MapView(ThemedLines, GuardedWidget, can_focus=True):
     """The embedding as a coloured character map with the selection box drawn on it."""
 
     DEFAULT_CSS = """
@@ -440,11 +441,11 @@ class MapView(GuardedWidget, can_focus=True):
         return cells
 
     def render_line(self, y: int) -> Strip:
-        # Every cell on the theme's background and foreground (self.rich_style): an empty
+        # Every cell on the theme's background and foreground (self.line_style): an empty
         # cell left unstyled would show the terminal's own background, not the theme's.
         width = self.size.width
         frame = self.frame
-        base = self.rich_style
+        base = self.line_style
         if self._painter is None or self._binned is None or y >= self._binned.shape[0]:
             if self._painter is None and frame.placeholder and y == self.size.height // 2:
                 text = frame.placeholder[:width].center(width)

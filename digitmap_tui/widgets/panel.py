@@ -48,6 +48,7 @@ from digitmap_tui.panelplan import PanelPlan
 from digitmap_tui.text import safe
 from digitmap_tui.widgets import compat
 from digitmap_tui.widgets.compat import line_spans
+from digitmap_tui.widgets.theme import ThemedLines
 
 HEADER_LINES = 3
 HEADER_STYLE = Style(bold=True)
@@ -61,7 +62,7 @@ _ZERO_WIDTH = ((ControlType.CURSOR_FORWARD, 0),)
 GRIP = 2
 
 
-class ImagePanel(Widget):
+class ImagePanel(ThemedLines, Widget):
     """Tiles of the images in the selection box, with count and label histogram above."""
 
     DEFAULT_CSS = """
@@ -311,7 +312,7 @@ class ImagePanel(Widget):
     def render_line(self, y: int) -> Strip:
         # On the theme's background and foreground (unstyled cells would show the terminal's).
         width = self.size.width
-        base = self.rich_style
+        base = self.line_style
         if y < HEADER_LINES:
             strip = Strip(self._header_line(y)).adjust_cell_length(width).crop(0, width)
             return strip.apply_style(base)

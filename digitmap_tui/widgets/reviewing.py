@@ -30,6 +30,7 @@ from digitmap_tui.errors import InputError
 from digitmap_tui.glyphs import label_style, tile_segments, tiles_to_lines
 from digitmap_tui.text import markup
 from digitmap_tui.widgets.status import StatusLine
+from digitmap_tui.widgets.theme import ThemedLines
 
 if TYPE_CHECKING:
     from digitmap_tui.reviewqueue import ReviewQueue
@@ -56,7 +57,7 @@ BOLD = Style(bold=True)
 DIM = Style(dim=True)
 
 
-class ReviewPane(Widget):
+class ReviewPane(ThemedLines, Widget):
     """The point under review, large, with its pixel-space neighbours (Line API)."""
 
     DEFAULT_CSS = """
@@ -80,8 +81,8 @@ class ReviewPane(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= len(self.lines):
-            return Strip.blank(width, self.rich_style)
-        base = self.rich_style
+            return Strip.blank(width, self.line_style)
+        base = self.line_style
         line = Segment.apply_style(self.lines[y], base)
         return Strip(line).adjust_cell_length(width, base).crop(0, width)
 

@@ -8,8 +8,10 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
+from digitmap_tui.widgets.theme import ThemedLines
 
-class StatusLine(Widget):
+
+class StatusLine(ThemedLines, Widget):
     """One line of text; ``set`` repaints only when the text changes."""
 
     DEFAULT_CSS = """
@@ -34,8 +36,8 @@ class StatusLine(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y != 0:
-            return Strip.blank(width, self.rich_style)
-        base = self.rich_style
+            return Strip.blank(width, self.line_style)
+        base = self.line_style
         segments = [
             Segment(seg.text, base + seg.style if isinstance(seg.style, Style) else base)
             for seg in self._text.render(self.app.console)
@@ -44,7 +46,7 @@ class StatusLine(Widget):
         return Strip(segments).adjust_cell_length(width, base).crop(0, width)
 
 
-class ProgressLine(Widget):
+class ProgressLine(ThemedLines, Widget):
     """``t-SNE perplexity 30 seed 0: optimising ▕█████░░░░░▏ 42%`` in one line.
 
     The bar and the percentage always show; the label is shortened first (an 80-column
@@ -87,9 +89,9 @@ class ProgressLine(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y != 0:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.line_style)
         label, bar, pct = self.line_text(width)
-        base = self.rich_style
+        base = self.line_style
         segments = [
             Segment(label, base),
             Segment(bar, base + Style(color=self.color)),
