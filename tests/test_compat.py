@@ -140,7 +140,8 @@ def test_line_spans_merge_near_stretches_only_when_cropped(monkeypatch):
 
 
 async def test_app_partial_updates_leave_the_screen_a_full_repaint_draws(cache_dir):
-    """After many keys, the terminal (fed only partial updates) equals a fresh full frame."""
+    """After many keys, the terminal (fed only partial updates) equals a fresh full frame:
+    the partial renderer (only dirty lines, only dirty cells) leaves nothing stale."""
     app = make_app(cache_dir, ExploreOptions(color=True, glyphs="blocks", quality=False))
     con = console()
     screen = pyte.Screen(120, 40)
@@ -159,12 +160,16 @@ async def test_app_partial_updates_leave_the_screen_a_full_repaint_draws(cache_d
         "right_square_bracket", "left_curly_bracket", "g", "down", "g",
         "ctrl+right", "ctrl+down", "minus", "plus", *["h"] * 4, "j",
     ]  # fmt: skip
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pilot.pause()
+        # A toast in front of the panel: the cells it covers must keep showing it while
+        # the panel behind it changes (only the front-most widget's lines win a chop).
+        app.notify("a toast over the panel " * 2, timeout=60)
         for key in keys:
             await pilot.press(key)
             await pilot.pause(0.03)
         await pilot.pause(0.2)
+        assert "a toast over the panel" in "\n".join(screen.display)
         full = app.screen._compositor.render_full_update()
         shown = [[tuple(screen.buffer[y][x]) for x in range(120)] for y in range(40)]
         assert shown == screen_of(full.render_segments(con), size=(120, 40))

@@ -6,8 +6,11 @@ range the stock behaviour stays and the app still works, only less well (more by
 frame, a handler error ends the app, a NO_COLOR crash). ``tests/test_compat.py`` has one
 test per patch that fails loudly when the gate turns it off, so an upgrade is noticed.
 
-- ``chops``: partial screen updates write only their dirty cells (Textual 8 writes each
-  dirty span of a line from the widget's left edge: the whole map left of the box, again).
+- ``chops``: partial screen updates render only the dirty lines of each widget and write
+  only their dirty cells (Textual 8 renders every line of every widget that meets the
+  bounding box of the dirty regions, so a box move that dirties the map, the panel and the
+  status line walked the whole screen, containers included; and it writes each dirty span
+  of a line from the widget's left edge: the whole map left of the box, again).
 - ``guard``: an exception in a message handler becomes a notification instead of ending the
   message loop (a frozen session: no key is handled any more, ``q`` included).
 - ``monochrome``: Textual's NO_COLOR filter without its crash on unstyled segments.
@@ -24,6 +27,7 @@ test per patch that fails loudly when the gate turns it off, so an upgrade is no
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,7 +70,7 @@ def install(version: tuple[int, ...] | None = None) -> dict[str, bool]:
     ok = in_tested_range(version)
     for name in PATCHES:
         if name == "chops":
-            _active[name] = ok and _install_chops()
+            _active[name] = ok and _install_chops() and _install_partial()
         else:
             _active[name] = ok
     return dict(_active)
@@ -153,12 +157,103 @@ def _install_chops() -> bool:
 
 def uninstall_chops() -> None:
     """Back to Textual's own renderer (tests compare the two)."""
-    from textual._compositor import ChopsUpdate
+    from textual._compositor import ChopsUpdate, Compositor
 
     stock = getattr(ChopsUpdate.render_segments, "stock", None)
     if stock is not None:
         ChopsUpdate.render_segments = stock  # type: ignore[method-assign]
+    stock = getattr(Compositor.render_partial_update, "stock", None)
+    if stock is not None:
+        Compositor.render_partial_update = stock  # type: ignore[method-assign]
     _active["chops"] = False
+
+
+def _install_partial() -> bool:
+    """Replace ``Compositor.render_partial_update`` with one that asks each widget only for
+    its lines that meet a dirty region (Textual's asks for every line of every widget
+    overlapping their bounding box). Same chops where the update writes: a chop a dirty
+    region meets is filled by the front-most widget covering it on that line, and every
+    widget covering it meets the same region there, so it is rendered."""
+    try:
+        from textual._compositor import ChopsUpdate, Compositor
+        from textual.geometry import Region
+    except ImportError:  # pragma: no cover - Textual's layout changed
+        return False
+    stock = getattr(Compositor, "render_partial_update", None)
+    if getattr(stock, "stock", None) is not None:
+        return True  # already ours
+    names = set(getattr(getattr(stock, "__code__", None), "co_names", ()))
+    if not {"_dirty_regions", "_regions_to_spans", "_render_chops", "cuts"} <= names:
+        return False
+    if not hasattr(Compositor, "visible_widgets"):  # pragma: no cover
+        return False
+
+    def render_partial_update(self: Any) -> Any:
+        """Textual's Compositor.render_partial_update, rendering only the dirty lines."""
+        screen_region = self.size.region
+        regions = [r.intersection(screen_region) for r in self._dirty_regions]
+        self._dirty_regions.clear()
+        regions = [r for r in regions if r]
+        if not regions:
+            return None
+        spans = list(self._regions_to_spans(regions))
+        dirty_x: dict[int, list[tuple[int, int]]] = {}
+        for y, x1, x2 in spans:
+            dirty_x.setdefault(y, []).append((x1, x2))
+        cuts = self.cuts
+        chops: list[dict[int, Any]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
+
+        def wanted(y: int, first_cut: int, last_cut: int) -> bool:
+            """Whether row ``y`` of a widget spanning these cuts has a chop that is dirty and
+            not yet drawn by a widget in front (containers behind their children are not)."""
+            line, cut_set = chops[y], cuts[y]
+            for a, b in itertools.pairwise(cut_set):
+                if a < first_cut or b > last_cut or line[a] is not None:
+                    continue
+                if any(x1 < b and a < x2 for x1, x2 in dirty_x[y]):
+                    return True
+            return False
+
+        for widget, (region, clip) in self.visible_widgets.items():  # front to back
+            shown = region.intersection(clip)
+            if not shown:
+                continue
+            x, width = shown.x, shown.width
+            first_cut, last_cut = shown.column_span
+            rows: set[int] = set()
+            for dirty in regions:
+                meet = dirty.intersection(shown)
+                if meet:
+                    rows.update(meet.line_range)
+            rows = {y for y in rows if wanted(y, first_cut, last_cut)}
+            if not rows:
+                continue
+            for y0, y1 in _runs(sorted(rows)):
+                crop = Region(x - region.x, y0 - region.y, width, y1 - y0)
+                for y, strip in zip(range(y0, y1), widget.render_lines(crop), strict=False):
+                    line = chops[y]
+                    final = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
+                    for cut, piece in zip(
+                        final, strip.divide([cut - x for cut in final[1:]]), strict=False
+                    ):
+                        if line.get(cut) is None:
+                            line[cut] = piece
+        return ChopsUpdate(chops, spans, [cut_set[1:] for cut_set in cuts])
+
+    render_partial_update.stock = stock  # type: ignore[attr-defined]
+    Compositor.render_partial_update = render_partial_update  # type: ignore[method-assign]
+    return True
+
+
+def _runs(rows: list[int]) -> Iterator[tuple[int, int]]:
+    """Sorted rows as ``[start, end)`` runs of consecutive rows."""
+    start = prev = rows[0]
+    for y in rows[1:]:
+        if y != prev + 1:
+            yield start, prev + 1
+            start = y
+        prev = y
+    yield start, prev + 1
 
 
 def _clean_cut(strip: Any, at: int) -> bool:
