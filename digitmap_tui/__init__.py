@@ -6,11 +6,14 @@ The Python API, ``from digitmap_tui import embed, explore, plot``, is loaded on 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+# Not `from typing import ...`: importing typing costs `digitmap --version` a tenth of
+# Python's own start-up (the same rule as cli.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from digitmap_tui.api import NoTerminalError, embed, explore, plot
 
 _API = ("embed", "explore", "plot", "NoTerminalError")

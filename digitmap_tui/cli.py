@@ -34,8 +34,36 @@ COLOR_CHOICES = ("auto", "always", "16", "256", "truecolor", "none")
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (which imports bz2
+    and lzma: a tenth of Python's start-up, for every ``--help``)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, at the terminal's width found as shutil would find it."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: Any = None
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _columns() - 2)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2 (never a usage dump)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         # argparse quotes stray arguments as typed: escaped, like every other error.
@@ -214,9 +242,33 @@ class _TopParser(_Parser):
         )
 
 
-def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentParser:
-    """The full parser, subcommands included; ``defaults`` (from the config file) win over
-    the built-in defaults of the options that exist."""
+class _Sink:
+    """Takes any parser-building call and does nothing (see :class:`_OnlyOne`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+
+class _OnlyOne:
+    """The subcommands, each added by name and help, but with its options only for the one
+    being run: argparse's ``add_argument`` calls for all seven cost more than a third of
+    ``digitmap --help`` (the top-level help shows the explorer's options and the names)."""
+
+    def __init__(self, subs: Any, only: str) -> None:
+        self.subs, self.only = subs, only
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        parser = self.subs.add_parser(name, **kwargs)
+        return parser if name == self.only else _Sink()
+
+
+def build_parser(
+    defaults: dict[str, str] | None = None, only: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser, subcommands included; ``defaults`` (from the config file) win over the
+    built-in defaults of the options that exist. ``only``: the subcommand being run, the
+    only one whose options are built (the others parse nothing); None builds them all
+    (shell completion, tests)."""
     parser = _TopParser(
         prog="digitmap",
         usage=f"digitmap [explorer options]\n       digitmap {{{','.join(SUBCOMMANDS)}}} ...",
@@ -225,8 +277,9 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
     )
     parser.add_argument("--version", action="version", version=f"digitmap {__version__}")
     subs = parser.add_subparsers(dest="command", parser_class=_Parser, prog="digitmap")
+    adder: Any = subs if only is None else _OnlyOne(subs, only)
 
-    explore = subs.add_parser("explore", help="open the interactive explorer (the default)")
+    explore = adder.add_parser("explore", help="open the interactive explorer (the default)")
     _add_data_options(explore)
     _add_view_options(explore)
     explore.add_argument(
@@ -249,7 +302,7 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
         " answers that it can, else half blocks (default auto)",
     )
 
-    render = subs.add_parser("render", help="print the map and the images of a region to stdout")
+    render = adder.add_parser("render", help="print the map and the images of a region to stdout")
     _add_data_options(render)
     _add_view_options(render)
     render.add_argument(
@@ -278,16 +331,16 @@ def build_parser(defaults: dict[str, str] | None = None) -> argparse.ArgumentPar
         "--k", type=_positive_int("--k", 1, 1000), default=10, help="neighbours for --misfits"
     )
 
-    embed = subs.add_parser("embed", help="compute (or load from cache) an embedding")
+    embed = adder.add_parser("embed", help="compute (or load from cache) an embedding")
     _add_data_options(embed)
     embed.add_argument("--out", metavar="PATH", help="write the N×2 coordinates (.npy or .csv)")
     embed.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     _add_fit_sample_options(embed)
-    _add_labels_parser(subs)
-    _add_plot_parser(subs)
-    _add_serve_parser(subs)
-    _add_completion_parser(subs)
-    parser.explore = explore
+    _add_labels_parser(adder)
+    _add_plot_parser(adder)
+    _add_serve_parser(adder)
+    _add_completion_parser(adder)
+    parser.explore = subs.choices["explore"]
     for sub in subs.choices.values():
         dests = {action.dest for action in sub._actions}
         sub.set_defaults(**{k: v for k, v in (defaults or {}).items() if k in dests})
@@ -1049,7 +1102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"digitmap: error: {one_line(str(exc))}\n")
         return 2
-    args = build_parser(defaults).parse_args(argv)
+    only = "explore" if argv[0] in ("-h", "--help", "--version") else argv[0]
+    args = build_parser(defaults, only).parse_args(argv)
     args.argv = argv[1:]  # as typed after the subcommand (serve forwards it to the explorer)
     debug = getattr(args, "debug", False) or os.environ.get("DIGITMAP_DEBUG") == "1"
     if not debug:

@@ -23,12 +23,14 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from digitmap_tui.errors import InputError
 from digitmap_tui.text import safe
+
+TYPE_CHECKING = False  # not `from typing import ...` (see Config)
+if TYPE_CHECKING:
+    from typing import Any
 
 FILE_NAME = "config.toml"
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -45,16 +47,40 @@ _KEY_NAME = re.compile(r"[a-z][a-z0-9_]*|[0-9]")
 _ACTION = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-@dataclass(frozen=True)
 class Config:
-    """Settings from the config file; None (or empty) where the file says nothing."""
+    """Settings from the config file; None (or empty) where the file says nothing.
 
-    method: str | None = None
-    glyphs: str | None = None
-    colors: str | None = None
-    theme: str | None = None
-    keys: dict[str, list[str]] = field(default_factory=dict)
-    path: Path | None = None
+    A plain class, not a dataclass or NamedTuple: every command reads the config before it
+    parses its flags, and importing ``dataclasses`` or ``typing`` would cost a flag error a
+    tenth of Python's own start-up each."""
+
+    __slots__ = ("colors", "glyphs", "keys", "method", "path", "theme")
+
+    def __init__(
+        self,
+        *,
+        method: str | None = None,
+        glyphs: str | None = None,
+        colors: str | None = None,
+        theme: str | None = None,
+        keys: dict[str, list[str]] | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.method, self.glyphs, self.colors, self.theme = method, glyphs, colors, theme
+        self.keys: dict[str, list[str]] = dict(keys or {})
+        self.path = path
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Config({inner})"
 
     def defaults(self) -> dict[str, str]:
         """The command-line defaults this file changes (``{"method": "umap", ...}``)."""
@@ -66,6 +92,13 @@ def config_dir() -> Path:
     override = os.environ.get("DIGITMAP_CONFIG_DIR")
     if override:
         return Path(override).expanduser()
+    if sys.platform == "linux":
+        # platformdirs' rule for Linux (the XDG spec: an absolute $XDG_CONFIG_HOME, else
+        # ~/.config), without importing it: every command reads the config before parsing
+        # its flags, and platformdirs costs ~8 ms (tempfile…). Tested against platformdirs.
+        home = os.environ.get("XDG_CONFIG_HOME", "")
+        base = Path(home) if os.path.isabs(home) else Path(os.path.expanduser("~/.config"))
+        return base / "digitmap-tui"
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("digitmap-tui", appauthor=False))

@@ -28,6 +28,25 @@ def test_the_file_lives_in_the_config_dir_and_may_be_missing(tmp_path):
     assert load_config() == Config(path=config_path())
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the XDG rule is written out on Linux only")
+@given(home=st.sampled_from(["", "   ", "/x/conf", "~/conf", "rel/conf"]))
+def test_the_config_dir_is_where_platformdirs_puts_it(home):
+    """Written out for Linux (importing platformdirs costs every command ~8 ms)."""
+    from platformdirs import user_config_dir
+
+    from digitmap_tui.config import config_dir
+
+    saved = {k: os.environ.pop(k, None) for k in ("DIGITMAP_CONFIG_DIR", "XDG_CONFIG_HOME")}
+    try:
+        os.environ["XDG_CONFIG_HOME"] = home
+        assert config_dir() == Path(user_config_dir("digitmap-tui", appauthor=False))
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
 def test_a_full_file_is_read(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(

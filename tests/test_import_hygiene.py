@@ -95,6 +95,8 @@ def test_small_commands_import_no_numpy_textual_or_rich(args, status):
     assert "digitmap_tui.cli" in names  # the report is there: the check below is real
     loaded = {n.split(".")[0] for n in names}
     assert loaded.isdisjoint({"numpy", "textual", "rich", *HEAVY}), sorted(loaded)
+    # Nor the standard library's slow imports (each costs a tenth of Python's start-up).
+    assert loaded.isdisjoint({"typing", "dataclasses", "inspect", "platformdirs"}), sorted(loaded)
 
 
 def test_reading_the_explorers_keys_and_theme_imports_no_numpy_textual_or_rich(tmp_path):
