@@ -76,6 +76,11 @@ class PtyProgram:
     ``transcript`` holds every byte the program wrote to the terminal (Textual draws on
     stderr; in a terminal stdout and stderr are the same device). No wait goes past
     ``lifetime`` seconds from the start, whatever its own timeout.
+
+    Like a real terminal it answers what pyte answers (the device-attributes query, as a
+    VT102 without sixel; a cursor-position report): the explorer's image-protocol probe
+    then ends at once, as in any terminal a user has, instead of waiting out its timeout.
+    ``answer=False`` plays a terminal that answers nothing.
     """
 
     def __init__(
@@ -86,10 +91,13 @@ class PtyProgram:
         lifetime: float = 60.0,
         stdout: int | None = None,
         command: list[str] | None = None,
+        answer: bool = True,
     ) -> None:
         self.size = size
         self.deadline = time.monotonic() + lifetime
         self.screen = pyte.Screen(*size)
+        if answer:
+            self.screen.write_process_input = self._answer  # type: ignore[method-assign]
         self.stream = pyte.ByteStream(self.screen)
         self.transcript = bytearray()
         self.closed = False
@@ -111,6 +119,13 @@ class PtyProgram:
         finally:
             os.close(slave)
         self.master = master
+
+    def _answer(self, data: str) -> None:
+        if not self.closed:
+            try:
+                os.write(self.master, data.encode())
+            except OSError:  # the program has gone
+                pass
 
     def __enter__(self) -> PtyProgram:
         return self
