@@ -220,15 +220,14 @@ def _install_partial() -> bool:
                 continue
             x, width = shown.x, shown.width
             first_cut, last_cut = shown.column_span
-            rows: set[int] = set()
-            for dirty in regions:
-                meet = dirty.intersection(shown)
-                if meet:
-                    rows.update(meet.line_range)
-            rows = {y for y in rows if wanted(y, first_cut, last_cut)}
+            rows = [
+                y
+                for y in range(shown.y, shown.bottom)
+                if y in dirty_x and wanted(y, first_cut, last_cut)
+            ]
             if not rows:
                 continue
-            for y0, y1 in _runs(sorted(rows)):
+            for y0, y1 in _runs(rows):
                 crop = Region(x - region.x, y0 - region.y, width, y1 - y0)
                 for y, strip in zip(range(y0, y1), widget.render_lines(crop), strict=False):
                     line = chops[y]
