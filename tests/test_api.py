@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -70,16 +69,17 @@ def test_embed_computes_stores_and_validates(cache_dir):
 
 def test_explore_without_a_terminal_raises_at_once():
     """A notebook kernel or a pipe: a clear error naming serve and plot, never a hang."""
+    # "At once" as a rule, not a stopwatch: it raises before loading the data, Textual or
+    # any embedding library (a 10-second hang could only come from one of those).
     code = (
-        "import time, digitmap_tui\n"
-        "t = time.monotonic()\n"
+        "import sys, digitmap_tui\n"
         "try:\n"
         "    digitmap_tui.explore()\n"
         "except digitmap_tui.NoTerminalError as exc:\n"
-        "    print(f'{time.monotonic() - t:.3f}', exc)\n"
+        "    heavy = ('textual', 'sklearn', 'openTSNE', 'umap', 'digitmap_tui.data')\n"
+        "    print(','.join(m for m in heavy if m in sys.modules) or '-', exc)\n"
     )
-    start = time.monotonic()
-    done = subprocess.run(
+    done = subprocess.run(  # the timeout catches a hang
         [sys.executable, "-c", code],
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -87,9 +87,8 @@ def test_explore_without_a_terminal_raises_at_once():
         timeout=60,
         env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
     )
-    assert time.monotonic() - start < 30
-    seconds, message = done.stdout.split(" ", 1)
-    assert float(seconds) < 1.0
+    loaded, message = done.stdout.split(" ", 1)
+    assert loaded == "-", f"loaded before raising: {loaded}"
     assert "digitmap serve" in message and "digitmap_tui.plot" in message
 
 
