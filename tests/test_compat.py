@@ -211,6 +211,36 @@ async def test_guard_keeps_the_session_after_a_handler_error(cache_dir, monkeypa
     assert app.return_code == 0
 
 
+async def test_guard_keeps_the_screen_after_a_message_handler_error(cache_dir, monkeypatch):
+    """A failing handler of a message posted to the screen (a wheel zoom, a drawn box, a
+    finished embedding) is a notification; the screen still takes keys afterwards."""
+    assert compat.install()["guard"]
+    from digitmap_tui.widgets.explorer import ExplorerScreen
+    from digitmap_tui.widgets.mapview import MapView
+
+    def boom(*args):
+        raise RuntimeError("boom")
+
+    app = make_app(cache_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ExplorerScreen)
+        monkeypatch.setattr(screen.session, "zoom", boom)  # the Zoomed handler calls it
+        screen.post_message(MapView.Zoomed(0.5, (0.0, 0.0)))
+        await pilot.pause()
+        assert any("boom" in n.message for n in app._notifications)
+        before = screen.session.box
+        await pilot.press("l")  # a key after the error still reaches the screen's actions
+        await pilot.pause()
+        assert screen.session.box != before
+        screen.post_message(MapView.BoxDrawn(1, 1, 5, 5))  # and its message loop runs
+        await pilot.pause()
+        assert screen.session.box != before
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
 async def test_monochrome_filter_survives_unstyled_cells(cache_dir):
     assert compat.install()["monochrome"]
     app = make_app(cache_dir, ExploreOptions(color=False, color_system="none"))

@@ -79,10 +79,13 @@ def use_table(node: Any, table: tuple[keymap.Row, ...], *, app: bool) -> bool:
 
 
 class ExplorerScreen(
-    ReviewActions, InsightActions, OutputActions, SearchActions, TilingActions, ThemeFollower,
-    Screen[None],
+    compat.GuardedMixin, ReviewActions, InsightActions, OutputActions, SearchActions,
+    TilingActions, ThemeFollower, Screen[None],
 ):  # fmt: skip
-    """Map on the left, image panel on the right, the keys in the footer."""
+    """Map on the left, image panel on the right, the keys in the footer.
+
+    Guarded: a failing handler of a message posted to the screen (a wheel zoom, a drawn
+    box, a finished embedding) is a notification, not the end of its message loop."""
 
     BINDINGS = bindings(app=False)
 

@@ -24,6 +24,7 @@ from textual.widgets import Static
 
 from digitmap_tui.glyphs import label_style, tile_segments, tiles_to_lines
 from digitmap_tui.text import markup, safe
+from digitmap_tui.widgets.compat import GuardedMixin
 
 if TYPE_CHECKING:
     from digitmap_tui.session import Session
@@ -64,7 +65,7 @@ def _name(label: int | None, names: tuple[str, ...] | None) -> str | None:
     return names[label]
 
 
-class InspectorScreen(ModalScreen[None]):
+class InspectorScreen(GuardedMixin, ModalScreen[None]):
     """One point: its image large, index, label, coordinates, and its nearest neighbours in
     the original pixel space as tiles (their places are highlighted on the map behind)."""
 
@@ -158,7 +159,7 @@ class InspectorScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class SplitScreen(ModalScreen[int | None]):
+class SplitScreen(GuardedMixin, ModalScreen[int | None]):
     """Sub-clusters of the selection in pixel space: mean image, size, label mix; 1-9 picks."""
 
     DEFAULT_CSS = """

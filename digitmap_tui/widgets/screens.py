@@ -15,9 +15,10 @@ from textual.widgets.option_list import Option
 
 from digitmap_tui.errors import InputError
 from digitmap_tui.text import markup, safe
+from digitmap_tui.widgets.compat import GuardedMixin
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(GuardedMixin, ModalScreen[None]):
     """Every key the explorer understands, grouped; Esc, q or ? closes it."""
 
     DEFAULT_CSS = """
@@ -58,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(GuardedMixin, ModalScreen[str | None]):
     """Ask for one line of text; Enter returns it, Esc returns None."""
 
     DEFAULT_CSS = """
@@ -88,7 +89,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
+class BookmarksScreen(GuardedMixin, ModalScreen[dict[str, Any] | None]):
     """The bookmarks of this dataset and embedding: Enter jumps, r renames, d deletes."""
 
     DEFAULT_CSS = """
@@ -176,7 +177,7 @@ class BookmarksScreen(ModalScreen[dict[str, Any] | None]):
         self.app.push_screen(PromptScreen(f"Rename bookmark {name!r} to:", value=name), rename)
 
 
-class ChoiceScreen(ModalScreen[int | None]):
+class ChoiceScreen(GuardedMixin, ModalScreen[int | None]):
     """Pick one line of a list (Enter), or Esc for none; returns the line's position."""
 
     DEFAULT_CSS = """
