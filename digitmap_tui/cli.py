@@ -723,18 +723,10 @@ def cmd_fit_sample(args: argparse.Namespace) -> int:
         raise InputError(f"--out {args.out}: directory {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK):
         raise InputError(f"--out {args.out}: directory {out.parent} is not writable")
-    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.inputs import params_from_args
     from digitmap_tui.placement import fit_sample
 
-    params = EmbedParams(
-        method=args.method.lower(),
-        seed=args.seed,
-        perplexity=args.perplexity,
-        n_neighbors=args.n_neighbors,
-        min_dist=args.min_dist,
-        pca_dims=args.pca_dims,
-        threads=args.threads,
-    )
+    params = params_from_args(args)
     show = sys.stderr.isatty()
 
     def progress(done: int, total: int, phase: str) -> None:

@@ -47,7 +47,6 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
     """Load the dataset (and a given embedding) and validate the embedding parameters."""
     from digitmap_tui.cache import EmbeddingCache, default_cache_dir
     from digitmap_tui.data import load_dataset, load_digits, load_embedding, parse_shape
-    from digitmap_tui.embed import EmbedParams
     from digitmap_tui.fileio import private_dir
 
     cache_dir: Path | None
@@ -91,15 +90,7 @@ def load_inputs(args: argparse.Namespace | Any) -> Inputs:
         if size_text:
             raise InputError("--size needs --data with an image folder")
         dataset = load_digits(cache_dir)
-    params = EmbedParams(
-        method=args.method.lower(),
-        seed=args.seed,
-        perplexity=args.perplexity,
-        n_neighbors=args.n_neighbors,
-        min_dist=args.min_dist,
-        pca_dims=getattr(args, "pca_dims", 50),
-        threads=getattr(args, "threads", None),
-    ).choose(dataset.n)  # `auto` becomes the method it picks for this many points
+    params = params_from_args(args).choose(dataset.n)  # `auto`: the method for this many points
     coords = None
     if args.embedding:
         try:
@@ -223,3 +214,18 @@ def apply_bookmark_params(inputs: Inputs, state: dict[str, Any]) -> None:
         inputs.params.validate(inputs.dataset.n)
     except InputError as exc:
         raise InputError(f"bookmark: {exc}") from None
+
+
+def params_from_args(args: Any) -> EmbedParams:
+    """The method and its parameters as the command line gives them (explore, render, embed)."""
+    from digitmap_tui.embed import EmbedParams
+
+    return EmbedParams(
+        method=args.method.lower(),
+        seed=args.seed,
+        perplexity=args.perplexity,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        pca_dims=getattr(args, "pca_dims", 50),
+        threads=getattr(args, "threads", None),
+    )
