@@ -8,7 +8,7 @@
   baseline the issue compares the first run in a fresh process against;
 * t-SNE (openTSNE), a new process.
 
-Each figure is the wall time of ``digitmap_tui.embed.compute_embedding`` in that process,
+Each figure is the wall time of ``digitmap_tui.methods.compute.compute_embedding`` in that process,
 the library's import included (it is imported lazily, by the call), the digits' loading
 not. The numba directory is set with ``enable_numba_cache`` before anything imports numba,
 as ``digitmap_tui.jobs`` does in its worker.
@@ -31,7 +31,9 @@ from benchmarks._common import REPO
 
 def one(method: str, numba_dir: str | None, twice: bool = False) -> list[float]:
     """Seconds of one compute_embedding call in this (fresh) process (and of a second one)."""
-    from digitmap_tui.embed import EmbedParams, compute_embedding, enable_numba_cache
+    from digitmap_tui.methods.compute import compute_embedding
+    from digitmap_tui.methods.numba_cache import enable_numba_cache
+    from digitmap_tui.methods.params import EmbedParams
 
     if numba_dir:
         enable_numba_cache(numba_dir)

@@ -176,8 +176,8 @@ def large_app(n: int, quality: bool = False) -> Any:
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.cache import EmbeddingCache
     from digitmap_tui.data import Dataset
-    from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.methods.params import EmbedParams
 
     xy, labels = clustered_points(n)
     dataset = Dataset(synthetic_images(labels), labels, f"synthetic-{n}")

@@ -1,6 +1,6 @@
 """UMAP's neighbours: our exact search (numpy, blocks on every core) vs pynndescent in a fresh
 process (what umap-learn runs above 4,096 points, compilation included), on the PCA-50
-features of the MNIST-like set, to place the crossover `embed._UMAP_OWN_KNN_MAX_POINTS`.
+features of the MNIST-like set, to place the crossover `methods.neighbours.OWN_KNN_MAX_POINTS`.
 
 ``python -m benchmarks.knn N [N ...]`` prints one JSON object: seconds per N for each.
 """
@@ -34,8 +34,9 @@ print(time.perf_counter() - t0)
 
 
 def main() -> int:
-    from digitmap_tui.embed import _exact_knn, default_threads
-    from digitmap_tui.pca import fit_pca
+    from digitmap_tui.methods.neighbours import exact_knn as _exact_knn
+    from digitmap_tui.methods.pca import fit_pca
+    from digitmap_tui.methods.threads import default_threads
 
     sizes = [int(v) for v in sys.argv[1:]] or [20_000, 40_000, 70_000]
     images = np.concatenate([c for c, _ in mnist_like(max(sizes))]).reshape(max(sizes), -1)

@@ -202,8 +202,8 @@ def digits_and_map(coords_path: str | None) -> tuple[np.ndarray, np.ndarray, np.
         took = 0.0
     else:
         from digitmap_tui.cache import EmbeddingCache, default_cache_dir
-        from digitmap_tui.embed import EmbedParams
         from digitmap_tui.jobs import get_or_compute
+        from digitmap_tui.methods.params import EmbedParams
 
         params = EmbedParams(method="tsne", seed=0)
         coords = get_or_compute(digits, params, EmbeddingCache(default_cache_dir()))

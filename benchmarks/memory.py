@@ -48,8 +48,8 @@ def explore(directory: Path, quality: bool) -> dict[str, float]:
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.cache import EmbeddingCache
     from digitmap_tui.data import load_dataset, load_embedding
-    from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.methods.params import EmbedParams
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     dataset = load_dataset(directory / "images.npy", labels=str(directory / "labels.npy"))

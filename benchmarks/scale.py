@@ -159,7 +159,7 @@ def first_map(path: str) -> tuple[float, float]:
 
     t0 = time.perf_counter()
     from digitmap_tui.data import load_dataset
-    from digitmap_tui.embed import preview_coords
+    from digitmap_tui.methods.compute import preview_coords
 
     dataset = load_dataset(path)
     dataset.fingerprint()
@@ -172,7 +172,8 @@ def pca_pair(path: str) -> dict[str, float]:
     """Our PCA map and scikit-learn's on the same float32 array, in this process."""
     from sklearn.decomposition import PCA
 
-    from digitmap_tui.embed import EmbedParams, compute_embedding
+    from digitmap_tui.methods.compute import compute_embedding
+    from digitmap_tui.methods.params import EmbedParams
 
     x = np.load(path).reshape(-1, 784).astype(np.float32)
     t0 = time.perf_counter()

@@ -21,12 +21,6 @@ __all__ = ["NoTerminalError", "__version__", "embed", "explore", "plot"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "embed":
-        # digitmap_tui.embed is also a module (the methods); that module is callable as the
-        # API function, so the name means one object whatever was imported first.
-        import importlib
-
-        return importlib.import_module("digitmap_tui.embed")
     if name in _API:
         from digitmap_tui import api
 

@@ -19,22 +19,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods import registry
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from digitmap_tui.cache import EmbeddingCache
     from digitmap_tui.data import Dataset
-    from digitmap_tui.embed import EmbedParams
     from digitmap_tui.grid import Rect
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.methods.params import EmbedParams
 
 ArrayLike = Any  # anything np.asarray takes: arrays, lists, memmaps
 RectLike = Any  # a Rect or (x0, x1, y0, y1)
 CacheArg = bool | str | os.PathLike[str]
-
-#: The embedding parameters embed/explore/plot take as keywords (as ``--seed`` etc. do).
-PARAM_NAMES = ("perplexity", "n_neighbors", "min_dist")
 
 
 class NoTerminalError(RuntimeError):
@@ -54,8 +52,10 @@ def embed(
 ) -> np.ndarray:
     """Embed ``images`` ((N, H, W), or (N, D) rows of square images, or with ``shape``) in 2-D.
 
-    ``method`` is ``"pca"``, ``"tsne"`` or ``"umap"``; ``params`` are ``perplexity``,
-    ``n_neighbors`` and ``min_dist`` (the CLI's defaults otherwise). The result is read from
+    ``method`` is ``"auto"`` or a name of ``digitmap_tui.methods.registry.METHODS`` (``"pca"``,
+    ``"tsne"``, ``"umap"``, ``"pacmap"``); ``params`` are the registry's other parameters
+    (``perplexity``, ``n_neighbors``, ``min_dist``, ``pca_dims``, ``threads``), the CLI's
+    defaults otherwise. The result is read from
     (or stored in) the same cache as the command line's, keyed by the data, the labels, the
     method, its parameters and the library version; ``cache=False`` bypasses it and a path
     chooses another directory. ``progress(fraction, phase)`` is called while computing.
@@ -219,12 +219,13 @@ def as_dataset(
 
 def make_params(method: str, seed: int, params: dict[str, Any]) -> EmbedParams:
     """EmbedParams from the API's keywords; an unknown keyword is an InputError."""
-    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.methods.params import EmbedParams
 
-    unknown = sorted(set(params) - set(PARAM_NAMES))
+    names = [name for name in registry.PARAMS if name != "seed"]
+    unknown = sorted(set(params) - set(names))
     if unknown:
         raise InputError(
-            f"unknown parameter {unknown[0]!r} (embedding parameters: {', '.join(PARAM_NAMES)})"
+            f"unknown parameter {unknown[0]!r} (embedding parameters: {', '.join(names)})"
         )
     method_name = method.lower() if isinstance(method, str) else method
     return EmbedParams(method=method_name, seed=seed, **params)

@@ -26,6 +26,7 @@ from digitmap_tui import keymap
 from digitmap_tui.errors import InputError
 from digitmap_tui.grid import SORT_KEYS, Rect
 from digitmap_tui.maprender import MAP_MODES
+from digitmap_tui.methods import registry
 from digitmap_tui.session import Session, State
 from digitmap_tui.text import markup, one_line
 from digitmap_tui.widgets import compat
@@ -38,7 +39,6 @@ from digitmap_tui.widgets.messages import (
 from digitmap_tui.widgets.screens import HelpScreen
 
 #: Methods whose first map is worth a PCA preview while they compute.
-SLOW_METHODS = ("tsne", "umap", "pacmap")
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,12 @@ class ExploreOptions:
             list_mode=self.list_mode,
             sort=self.sort if self.sort in SORT_KEYS else "x",  # type: ignore[arg-type]
         )
+
+
+def _instant(method: str) -> bool:
+    """Whether `method` is quick enough to need no PCA preview while it runs."""
+    found = registry.get(method)
+    return found is not None and found.instant
 
 
 def detect_glyphs(color: bool, color_system: str | None = "256") -> str:
@@ -190,10 +196,10 @@ class DigitmapApp(compat.GuardedApp, App[int]):
         if coords is not None:
             self.explorer.show_embedding(coords, params)
             return
-        if self.options.preview and method in SLOW_METHODS and not self.session.ready:
+        if self.options.preview and not _instant(method) and not self.session.ready:
             # A first map within a second at any size, while the method computes: PCA
-            # fitted on a sample (digitmap_tui.embed.preview_coords), in a worker thread.
-            from digitmap_tui.embed import preview_coords
+            # fitted on a sample (digitmap_tui.methods.compute.preview_coords), in a worker thread.
+            from digitmap_tui.methods.compute import preview_coords
 
             ds = self.session.dataset
             images = ds.images.reshape(ds.n, -1)
@@ -221,7 +227,7 @@ class DigitmapApp(compat.GuardedApp, App[int]):
         size = ds.n * int(np.prod(ds.images.shape[1:]))
         if cached is None and params.method == "pca" and size <= 4e7:  # milliseconds: here
             from digitmap_tui.cache import embedding_meta
-            from digitmap_tui.embed import compute_embedding
+            from digitmap_tui.methods.compute import compute_embedding
 
             cached = compute_embedding(ds.features(), params)
             self.inputs.cache.store(key, cached, embedding_meta(params))

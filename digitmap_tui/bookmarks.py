@@ -35,7 +35,6 @@ import builtins
 import contextlib
 import copy
 import json
-import math
 import os
 import time
 import unicodedata
@@ -129,7 +128,8 @@ def validate_state(state: Any, where: str = "bookmark") -> dict[str, Any]:
     What cannot be checked without the data (perplexity against N) is left to
     ``EmbedParams.validate``.
     """
-    from digitmap_tui.embed import MAX_SEED, available_methods
+    from digitmap_tui.methods.params import available_methods, canonical, saved_value_ok
+    from digitmap_tui.methods.registry import PARAMS
 
     def fail(key: str, value: Any, rule: str) -> InputError:
         try:
@@ -152,26 +152,12 @@ def validate_state(state: Any, where: str = "bookmark") -> dict[str, Any]:
         if not isinstance(params, Mapping):
             raise fail("params", params, "expected an object")
         checked: dict[str, Any] = {}
-        if "seed" in params:
-            seed = params["seed"]
-            if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
-                raise fail("seed", seed, f"expected a whole number from 0 to {MAX_SEED}")
-            checked["seed"] = int(seed)
-        if "perplexity" in params:
-            perplexity = params["perplexity"]
-            if not _is_number(perplexity) or int(3 * perplexity) < 1:  # openTSNE's floor
-                raise fail("perplexity", perplexity, "expected a number >= 1/3")
-            checked["perplexity"] = float(perplexity)
-        if "n_neighbors" in params:
-            k = params["n_neighbors"]
-            if not _is_int(k) or not 2 <= k <= 10**6:
-                raise fail("n_neighbors", k, "expected a whole number from 2 to 1000000")
-            checked["n_neighbors"] = int(k)
-        if "min_dist" in params:
-            d = params["min_dist"]
-            if not _is_number(d) or not 0 <= d <= 1:
-                raise fail("min_dist", d, "expected a number from 0 to 1")
-            checked["min_dist"] = float(d)
+        for name, param in PARAMS.items():
+            if name in params:
+                value = params[name]
+                if not saved_value_ok(param, value):
+                    raise fail(name, value, f"expected {param.expectation()}")
+                checked[name] = value if value is None else canonical(param, value)
         out["params"] = checked
     # The view state (view, box, grid, modes, list order and page, filter, mark): the
     # session's own rules, which are the flags' (one validator for both).
@@ -186,18 +172,6 @@ def validate_state(state: Any, where: str = "bookmark") -> dict[str, Any]:
     if isinstance(state.get("command"), str):
         out["command"] = state["command"]
     return out
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if isinstance(value, int):
-        return abs(value) < 2**1023  # float() of a larger int overflows
-    return math.isfinite(value)
 
 
 class BookmarkStore:

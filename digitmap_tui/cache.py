@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .embed import EmbedParams, library_version
+from .methods.params import EmbedParams, library_version
 
 CACHE_FORMAT_VERSION = 1
 """Bump when the file layout or the meaning of a key changes; old entries become misses."""

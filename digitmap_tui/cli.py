@@ -12,7 +12,9 @@ import os
 import sys
 
 from digitmap_tui import __version__
+from digitmap_tui.choices import COLOR_CHOICES, GLYPH_STYLES, IMAGE_CHOICES, MAP_MODES, SORT_KEYS
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods import registry
 from digitmap_tui.text import ascii_int, one_line, safe
 
 # Not `from typing import TYPE_CHECKING`: importing typing (and json, pathlib) costs
@@ -29,7 +31,6 @@ if TYPE_CHECKING:  # the real imports stay lazy: `digitmap --version` must not p
     from digitmap_tui.render import RenderRequest
 
 SUBCOMMANDS = ("explore", "render", "embed", "labels", "plot", "serve", "completion")
-COLOR_CHOICES = ("auto", "always", "16", "256", "truecolor", "none")
 #: --colors as a Rich/Textual colour system.
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
 
@@ -138,46 +139,14 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--embedding", metavar="PATH", help="precomputed N×2 coordinates (.npy or .csv)")
     e = p.add_argument_group("embedding")
-    e.add_argument(
-        "--method",
-        default="auto",
-        help="auto, pca, tsne, umap or pacmap (default auto: t-SNE for up to 5,000 points, "
-        "UMAP above)",
-    )
-    e.add_argument(
-        "--seed",
-        type=_positive_int("--seed", 0, 2**32 - 1),
-        default=0,
-        help="random seed (default 0)",
-    )
-    e.add_argument(
-        "--perplexity",
-        type=_float("--perplexity"),
-        default=30.0,
-        help="t-SNE perplexity (default 30)",
-    )
-    e.add_argument(
-        "--n-neighbors",
-        type=_positive_int("--n-neighbors", 2, 10**6),
-        default=15,
-        help="UMAP n_neighbors (default 15)",
-    )
-    e.add_argument(
-        "--min-dist", type=_float("--min-dist"), default=0.1, help="UMAP min_dist (default 0.1)"
-    )
-    e.add_argument(
-        "--threads",
-        type=_positive_int("--threads", 1, 1024),
-        help="threads for t-SNE, UMAP and PaCMAP (default: every core this process may use; "
-        "the count is part of the cache key, as t-SNE's result depends on it)",
-    )
-    e.add_argument(
-        "--pca-dims",
-        type=_positive_int("--pca-dims", 0, 10_000),
-        default=50,
-        help="reduce wider data to this many principal components before t-SNE, UMAP or "
-        "PaCMAP (default 50; 0: off)",
-    )
+    e.add_argument("--method", default=registry.AUTO, help=registry.method_help())
+    for param in registry.PARAMS.values():  # one flag per parameter of the registry
+        if param.kind == "int":
+            lo = 0 if param.zero_ok else int(param.lo or 0)
+            parse = _positive_int(param.flag, lo, int(param.hi or 0))
+        else:
+            parse = _float(param.flag)
+        e.add_argument(param.flag, type=parse, default=param.default, help=param.help)
     c = p.add_argument_group("cache")
     c.add_argument(
         "--cache-dir", metavar="DIR", help="cache directory (default: the user cache dir)"
@@ -194,12 +163,10 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--list", action="store_true", help="list every point in the box instead of the grid"
     )
-    p.add_argument(
-        "--sort", choices=("index", "x", "y", "label"), default="x", help="list order (default x)"
-    )
+    p.add_argument("--sort", choices=SORT_KEYS, default="x", help="list order (default x)")
     p.add_argument(
         "--mode",
-        choices=("label", "density", "purity", "points"),
+        choices=MAP_MODES,
         default="label",
         help="map mode (points: every label's own points, 2×4 braille dots a cell)",
     )
@@ -209,9 +176,7 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
         default=1,
         help="enlarge small images in tiles by this factor (1-8, default 1)",
     )
-    p.add_argument(
-        "--glyphs", choices=("blocks", "shade", "ascii"), help="image glyphs (default: by terminal)"
-    )
+    p.add_argument("--glyphs", choices=GLYPH_STYLES, help="image glyphs (default: by terminal)")
     p.add_argument(
         "--colors",
         choices=COLOR_CHOICES,
@@ -296,7 +261,7 @@ def build_parser(
     explore.add_argument("--bookmark", metavar="NAME", help="open a saved bookmark")
     explore.add_argument(
         "--images",
-        choices=("auto", "blocks", "sixel", "kitty"),
+        choices=IMAGE_CHOICES,
         default="auto",
         help="how tiles are drawn: true pixels (kitty graphics, sixel) where the terminal"
         " answers that it can, else half blocks (default auto)",
@@ -552,9 +517,7 @@ def _add_plot_parser(subs: Any) -> None:
     plot.add_argument("--box", metavar="X0,X1,Y0,Y1", help="selection box (default: middle fifth)")
     plot.add_argument("--grid", metavar="ROWSxCOLS", default="4x4", help="grid cells (default 4x4)")
     plot.add_argument("--list", action="store_true", help="every point in the box, sorted")
-    plot.add_argument(
-        "--sort", choices=("index", "x", "y", "label"), default="x", help="list order (default x)"
-    )
+    plot.add_argument("--sort", choices=SORT_KEYS, default="x", help="list order (default x)")
     plot.add_argument(
         "--width", type=_positive_int("--width", 8, 1000), help="as render's: sets the default box"
     )

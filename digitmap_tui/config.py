@@ -3,7 +3,7 @@
 ``~/.config/digitmap-tui/config.toml`` on Linux (``$DIGITMAP_CONFIG_DIR/config.toml`` when
 set); every setting is optional and a flag on the command line wins over it::
 
-    method = "umap"          # pca, tsne or umap: the default --method
+    method = "umap"          # auto or a method's name (as --method): the default --method
     glyphs = "shade"         # blocks, shade or ascii: the default --glyphs
     colors = "256"           # auto, always, 16, 256, truecolor or none: the default --colors
     theme = "textual-light"  # the explorer's Textual theme
@@ -25,7 +25,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from digitmap_tui.choices import COLOR_CHOICES, GLYPH_STYLES
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods import registry
 from digitmap_tui.text import safe
 
 TYPE_CHECKING = False  # not `from typing import ...` (see Config)
@@ -34,9 +36,9 @@ if TYPE_CHECKING:
 
 FILE_NAME = "config.toml"
 CHOICES: dict[str, tuple[str, ...]] = {
-    "method": ("pca", "tsne", "umap"),
-    "glyphs": ("blocks", "shade", "ascii"),
-    "colors": ("auto", "always", "16", "256", "truecolor", "none"),
+    "method": registry.choices(),
+    "glyphs": GLYPH_STYLES,
+    "colors": COLOR_CHOICES,
 }
 SETTINGS = (*CHOICES, "theme", "keys")
 

@@ -7,3 +7,7 @@ class InputError(Exception):
     The message is one line that names the file or flag and the problem; the CLI prints it
     as ``digitmap: error: <message>`` and exits with status 2.
     """
+
+
+class Cancelled(Exception):
+    """A run was stopped on request; nothing partial is returned or kept."""

@@ -15,14 +15,18 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from digitmap_tui.errors import InputError
 from digitmap_tui.fileio import json_dumps, write_atomic
 from digitmap_tui.fileio import write_atomic_array as write_atomic_array
+from digitmap_tui.methods.registry import PARAMS
 from digitmap_tui.text import safe
+
+if TYPE_CHECKING:
+    from digitmap_tui.methods.params import EmbedParams
 
 # Atomic writing lives in fileio; write_atomic and write_atomic_array stay importable from
 # here for older callers.
@@ -34,15 +38,8 @@ EXPORT_SUFFIXES: tuple[str, ...] = (".csv", ".json", ".npy")
 _SELECTION_KEYS = ("count", "indices", "labels", "x", "y", "label_names", "paths")
 
 # `digitmap render` flag defaults; render_command leaves a flag out when its value is the default.
-_DEFAULTS: dict[str, Any] = {
-    "method": "auto",  # the parser's default: a named method is always written out
-    "seed": 0,
-    "perplexity": 30.0,
-    "n_neighbors": 15,
-    "min_dist": 0.1,
-    "sort": "x",
-    "mode": "label",
-}
+# (The embedding's flags and defaults are the registry's: digitmap_tui.methods.registry.)
+_DEFAULTS: dict[str, Any] = {"sort": "x", "mode": "label"}
 
 # Suffixes stripped from a dataset's file name before it goes into an export's file name.
 _DATA_SUFFIXES = {".gz", ".npy", ".npz", ".csv", ".txt", ".idx", ".ubyte"}
@@ -351,11 +348,7 @@ def render_command(
     labels: str | os.PathLike[str] | None,
     shape: str | tuple[int, int] | None,
     embedding: str | os.PathLike[str] | None,
-    method: str,
-    seed: int,
-    perplexity: float,
-    n_neighbors: int,
-    min_dist: float,
+    params: EmbedParams | None,
     view: Sequence[float],
     box: Sequence[float],
     grid: tuple[int, int],
@@ -363,13 +356,16 @@ def render_command(
     sort: str,
     mode: str,
     size: str | None = None,
+    input_labels: bool = False,
 ) -> str:
     """The ``digitmap render ...`` command line that shows this view, box and selection again.
 
-    Flags at their defaults are left out, except ``--view``, ``--box`` and ``--grid``, which
-    are always given. Floats use ``repr`` (shortest exact form), so ``Rect.parse`` of the box
-    gives back the same numbers and the same points; every path is shell-quoted as given
-    (pass absolute paths for a command that works from any directory).
+    The method is always named, and every parameter of its cache key that is not the
+    registry's default is given (the thread count always: the map depends on it); `params`
+    None when the map comes from `embedding`. ``--view``, ``--box`` and ``--grid`` are always
+    given. Floats use ``repr`` (shortest exact form), so ``Rect.parse`` of the box gives back
+    the same numbers and the same points; every path is shell-quoted as given (pass absolute
+    paths for a command that works from any directory).
     """
     words = ["digitmap", "render"]
 
@@ -390,16 +386,14 @@ def render_command(
         opt("--size", size)
     if embedding is not None:
         opt("--embedding", os.fspath(embedding))
-    if method != _DEFAULTS["method"]:
-        opt("--method", method)
-    if seed != _DEFAULTS["seed"]:
-        opt("--seed", str(int(seed)))
-    if float(perplexity) != _DEFAULTS["perplexity"]:
-        opt("--perplexity", _num(perplexity))
-    if n_neighbors != _DEFAULTS["n_neighbors"]:
-        opt("--n-neighbors", str(int(n_neighbors)))
-    if float(min_dist) != _DEFAULTS["min_dist"]:
-        opt("--min-dist", _num(min_dist))
+    elif params is not None:
+        opt("--method", params.method)
+        for name, value in params.relevant().items():
+            param = PARAMS[name]
+            if name == "threads" or value != param.default:
+                opt(param.flag, _num(value) if param.kind == "float" else str(int(value)))  # type: ignore[call-overload,arg-type]
+    if input_labels:
+        words.append("--input-labels")
     # Always "=": a negative first coordinate would otherwise look like a flag to argparse.
     words.append(f"--view={_rect_text(view, '--view')}")
     words.append(f"--box={_rect_text(box, '--box')}")

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from digitmap_tui.embed import MissingLibraryError
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods.params import MissingLibraryError
 from digitmap_tui.text import safe
 
 if TYPE_CHECKING:

@@ -21,13 +21,14 @@ from rich.segment import Segment
 from rich.style import Style
 
 # TAB10: matplotlib's tab10, the seed notebook's scatter colours (palette.py fits it to a theme).
+from digitmap_tui import choices
 from digitmap_tui.palette import TAB10 as TAB10
 from digitmap_tui.text import safe
 
 if TYPE_CHECKING:
     from digitmap_tui.palette import Palette
 
-GLYPH_STYLES: tuple[str, ...] = ("blocks", "shade", "ascii")
+GLYPH_STYLES: tuple[str, ...] = choices.GLYPH_STYLES
 
 SHADE_RAMP = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"

@@ -20,10 +20,11 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from digitmap_tui import choices
 from digitmap_tui.errors import InputError
 
 SortKey = Literal["index", "x", "y", "label"]
-SORT_KEYS: tuple[SortKey, ...] = ("index", "x", "y", "label")
+SORT_KEYS: tuple[SortKey, ...] = choices.SORT_KEYS  # type: ignore[assignment]  # SortKey spells the same
 
 #: Value of a grid cell (or of ``majority``) that holds no point.
 EMPTY = -1

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from digitmap_tui.cache import EmbeddingCache
     from digitmap_tui.data import Dataset
-    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.methods.params import EmbedParams
 
 
 @dataclass
@@ -206,9 +206,10 @@ def apply_bookmark_params(inputs: Inputs, state: dict[str, Any]) -> None:
 
     if inputs.coords is not None:
         return
+    from digitmap_tui.methods.registry import PARAMS
+
     params = state.get("params") or {}
-    wanted = ("seed", "perplexity", "n_neighbors", "min_dist")
-    fields = {k: v for k, v in dict(params).items() if k in wanted}
+    fields = {k: v for k, v in dict(params).items() if k in PARAMS}
     inputs.params = replace(inputs.params, method=str(state.get("method", "tsne")), **fields)
     try:
         inputs.params.validate(inputs.dataset.n)
@@ -218,14 +219,8 @@ def apply_bookmark_params(inputs: Inputs, state: dict[str, Any]) -> None:
 
 def params_from_args(args: Any) -> EmbedParams:
     """The method and its parameters as the command line gives them (explore, render, embed)."""
-    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.methods.params import EmbedParams
+    from digitmap_tui.methods.registry import PARAMS
 
-    return EmbedParams(
-        method=args.method.lower(),
-        seed=args.seed,
-        perplexity=args.perplexity,
-        n_neighbors=args.n_neighbors,
-        min_dist=args.min_dist,
-        pca_dims=getattr(args, "pca_dims", 50),
-        threads=getattr(args, "threads", None),
-    )
+    given = {name: getattr(args, name, param.default) for name, param in PARAMS.items()}
+    return EmbedParams(method=args.method.lower(), **given)  # type: ignore[arg-type]

@@ -38,15 +38,10 @@ from typing import IO, Any, TypeAlias
 import numpy as np
 
 from .cache import EmbeddingCache, embedding_key, embedding_meta
-from .embed import (
-    EmbedParams,
-    ProgressFn,
-    compute_embedding,
-    enable_numba_cache,
-    numba_cache_problem,
-    uses_numba,
-)
 from .errors import InputError
+from .methods.compute import compute_embedding
+from .methods.numba_cache import enable_numba_cache, numba_cache_problem, uses_numba
+from .methods.params import EmbedParams, ProgressFn
 from .text import one_line
 
 TERMINATE_GRACE_SECONDS = 0.2  # after SIGTERM, wait this long before SIGKILL

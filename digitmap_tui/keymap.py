@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods import registry
+from digitmap_tui.text import either
 
 
 @dataclass(frozen=True)
@@ -148,12 +150,13 @@ TABLE: tuple[Row, ...] = (
     Row(FIND, "f", "show only some labels (others dimmed); empty answer shows all", (
         _k("f", "focus_labels", "Show only some labels"),
     )),
-    Row(EMBED, "t u p P", "switch to t-SNE, UMAP, PCA, PaCMAP (computed in the background if not cached)", (
-        _k("t", "method('tsne')", "Embedding: t-SNE", name="method_tsne"),
-        _k("u", "method('umap')", "Embedding: UMAP", name="method_umap"),
-        _k("p", "method('pca')", "Embedding: PCA", name="method_pca"),
-        _k("P", "method('pacmap')", "Embedding: PaCMAP", name="method_pacmap"),
-    )),
+    Row(EMBED, " ".join(m.key for m in registry.iter_methods()),
+        f"switch to {either([m.label for m in registry.iter_methods()])} (computed in the background if not cached)",
+        tuple(
+            _k(m.key, f"method({m.name!r})", f"Embedding: {m.label}", name=f"method_{m.name}")
+            for m in registry.iter_methods()
+        ),
+    ),
     Row(EMBED, "x", "cancel a running computation", (
         _k("x", "cancel_job", "Cancel the running computation"),
     ), app=True),

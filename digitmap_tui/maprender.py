@@ -24,6 +24,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 
+from digitmap_tui import choices
 from digitmap_tui.glyphs import label_glyph
 from digitmap_tui.grid import EMPTY, BinnedMap
 from digitmap_tui.palette import BOX_BG as BOX_BG
@@ -35,7 +36,8 @@ from digitmap_tui.text import safe
 #: The braille mode: every label's own points, 2x4 dots a cell.
 POINTS_MODE = "points"
 #: The map modes, in the order the explorer's ``m`` cycles through them.
-MAP_MODES: tuple[str, ...] = ("label", "density", "purity", POINTS_MODE)
+MAP_MODES: tuple[str, ...] = choices.MAP_MODES
+assert POINTS_MODE in MAP_MODES
 #: Kept for callers of the time when ``points`` was not in the ``m`` cycle.
 ALL_MAP_MODES: tuple[str, ...] = MAP_MODES
 

@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from digitmap_tui import choices
+
 __all__ = [
     "IMAGE_CHOICES",
     "PROTOCOLS",
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 PROTOCOLS = ("kitty", "sixel", "blocks")
-IMAGE_CHOICES = ("auto", "blocks", "sixel", "kitty")
+IMAGE_CHOICES = choices.IMAGE_CHOICES
 
 #: Pixels of one terminal cell when the terminal does not say (the VT340's, as xterm assumes).
 DEFAULT_CELL_PX = (10, 20)

@@ -51,25 +51,27 @@ from typing import Any
 
 import numpy as np
 
-from .embed import (
-    MIN_POINTS,
-    EmbedParams,
-    MissingLibraryError,
-    compute_embedding,
-    library_version,
-    reduces,
-)
 from .errors import InputError
-from .text import safe
+from .methods import registry
+from .methods.compute import compute_embedding
+from .methods.params import EmbedParams, MissingLibraryError, library_version
+from .methods.pca import reduces
+from .methods.registry import MIN_POINTS
+from .text import either, safe
 
 FORMAT = 1
 PARTS_SUFFIX = ".parts"
 MANIFEST = "manifest.json"
 DEFAULT_CHUNK_ROWS = 10_000
-PLACEABLE = ("pca", "tsne", "umap")
 DASK_MISSING = "--dask needs the dask extra: pip install 'digitmap-tui[dask]'"
 _MANIFEST_MAX_BYTES = 1 << 20
 _MODEL_FILES = ("sample_rows", "sample_coords", "pca_mean", "pca_components")
+
+
+def placeable_methods() -> tuple[str, ...]:
+    """The methods that can place new rows onto a fitted map (the registry says which)."""
+    return tuple(m.name for m in registry.iter_methods() if m.placeable)
+
 
 PlacementProgress = Callable[[int, int, str], None]
 """Progress callback: (chunks done, chunks in all, phase text)."""
@@ -268,17 +270,9 @@ def _fit_umap(features: np.ndarray, params: EmbedParams) -> Any:
     """umap-learn fitted on `features` with its own neighbour index (transform needs it)."""
     import warnings
 
-    from .embed import _import_umap
+    from .methods.umap import import_umap, make_reducer
 
-    umap = _import_umap(None)
-    reducer = umap.UMAP(
-        n_components=2,
-        n_neighbors=int(params.n_neighbors),
-        min_dist=float(params.min_dist),
-        random_state=int(params.seed),
-        n_jobs=1,
-        verbose=False,
-    )
+    reducer = make_reducer(import_umap(None), params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reducer.fit(np.asarray(features, dtype=np.float32))
@@ -305,7 +299,7 @@ def _worker_init(model: PlacementModel, numba_dir: str | None) -> None:
         os.dup2(devnull, fd)
     os.close(devnull)
     if numba_dir is not None:
-        from .embed import enable_numba_cache
+        from .methods.numba_cache import enable_numba_cache
 
         enable_numba_cache(numba_dir)
     _LOCAL_MODEL = model
@@ -476,11 +470,12 @@ def fit_sample(
         raise InputError(f"--chunk-rows must be a whole number >= 1, got {chunk_rows}")
     sample_size = min(int(sample_size), n)
     params = params.resolved(sample_size)
-    if params.method not in PLACEABLE:
-        raise InputError(
-            f"--fit-sample places new points with pca, tsne or umap, not {params.method}"
-        )
     params.validate(sample_size)
+    if not params.entry.placeable:
+        raise InputError(
+            f"--fit-sample places new points with {either(placeable_methods())},"
+            f" not {params.method}"
+        )
     work = parts_dir(out)
     manifest = {
         "format": FORMAT,
@@ -611,7 +606,7 @@ def _fit_model(
     rows: np.ndarray,
     progress: Callable[[float, str], None],
 ) -> tuple[PlacementModel, Any]:
-    from .pca import fit_pca
+    from .methods.pca import fit_pca
 
     sample = source.take(rows)
     _check_finite(sample, None, source)
@@ -635,7 +630,7 @@ def _fit_model(
 
 
 def _sample_rows_of(n: int, size: int, seed: int) -> np.ndarray:
-    from .pca import sample_rows
+    from .methods.pca import sample_rows
 
     return sample_rows(n, size, seed)
 
@@ -754,7 +749,7 @@ def _load_model(
     work: Path, params: EmbedParams, source: RowSource, expected: np.ndarray
 ) -> tuple[PlacementModel | None, Any]:
     """The model a previous run stored, or (None, None) when there is none (or it is bad)."""
-    from .pca import PCABasis
+    from .methods.pca import PCABasis
 
     arrays = {name: _load_npy(work / f"{name}.npy") for name in _MODEL_FILES}
     rows, coords = arrays["sample_rows"], arrays["sample_coords"]

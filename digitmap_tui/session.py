@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from digitmap_tui.data import Dataset
-    from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.methods.params import EmbedParams
     from digitmap_tui.search import Hits
 
 #: The keys of :meth:`State.to_dict` (what a bookmark or an export records of the view).
@@ -357,7 +357,7 @@ class Session:
     ) -> Session:
         """A session on a dataset and its coordinates (scripts, tests, the Python API);
         ``indexed=False`` for a single picture (see :meth:`set_coords`)."""
-        from digitmap_tui.embed import EmbedParams
+        from digitmap_tui.methods.params import EmbedParams
 
         source = Source(safe(dataset.name), int(dataset.n), dataset.fingerprint)
         session = cls(dataset, source, params or EmbedParams(), state or State())
@@ -699,11 +699,22 @@ class Session:
         return hits
 
     # ----- out ------------------------------------------------------------------------------
+    def map_params(self) -> EmbedParams:
+        """The method and parameters of the map on screen: the PCA preview's while it stands
+        in for the chosen method (computing, or cancelled), else `params` resolved (the
+        thread count made explicit: the map depends on it)."""
+        if self.preview:
+            from digitmap_tui.methods.params import EmbedParams
+
+            return EmbedParams("pca")
+        return self.params.resolved(self.dataset.n)
+
     def to_dict(self) -> dict[str, Any]:
         """The state plus where the map comes from: what bookmarks and exports record."""
+        shown = self.map_params()
         return {
-            "method": self.params.method,
-            "params": dict(self.params.relevant()),
+            "method": shown.method,
+            "params": dict(shown.relevant()),
             **self.state.to_dict(),
         }
 
@@ -720,17 +731,13 @@ class Session:
         """The ``digitmap render ...`` command line that shows this view and box again."""
         from digitmap_tui.export import render_command
 
-        st, p, src = self.state, self.params, self.source
+        st, src = self.state, self.source
         return render_command(
             data=src.data,
             labels=src.labels,
             shape=src.shape,
             embedding=src.embedding,
-            method=p.method,
-            seed=p.seed,
-            perplexity=p.perplexity,
-            n_neighbors=p.n_neighbors,
-            min_dist=p.min_dist,
+            params=None if src.embedding else self.map_params(),
             view=self.view.as_list(),
             box=self.box.as_list(),
             grid=st.grid,

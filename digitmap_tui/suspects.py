@@ -61,7 +61,7 @@ row chunks. Memory is O(N k) besides the input. Above :data:`FEATURE_SEARCH_MAX`
 :func:`cached_suspects` (what the CLI and the explorer use) scores on the map alone unless
 asked otherwise. :func:`suspects` is a pure function: the app
 runs it in a worker; ``stop`` is polled between chunks and raises
-:class:`digitmap_tui.embed.Cancelled`.
+:class:`digitmap_tui.errors.Cancelled`.
 
 Cache
 -----
@@ -272,7 +272,7 @@ def _vote(
 
 def _check_stop(stop: StopFn | None) -> None:
     if stop is not None and stop():
-        from digitmap_tui.embed import Cancelled
+        from digitmap_tui.errors import Cancelled
 
         raise Cancelled("suspects: stopped")
 

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ascii_int", "is_safe", "markup", "one_line", "safe"]
+TYPE_CHECKING = False  # not `from typing import ...`: the CLI imports this module on --help
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["ascii_int", "either", "is_safe", "markup", "one_line", "safe"]
 
 # C0 controls (tab and newline included: one line is one line), DEL, the C1 controls,
 # Unicode line/paragraph separators, bidirectional overrides and isolates (they reorder what
@@ -75,3 +79,10 @@ def ascii_int(text: str) -> int | None:
     if not stripped or not stripped.isascii() or not stripped.isdigit():
         return None
     return int(stripped)
+
+
+def either(words: Sequence[str]) -> str:
+    """``["pca", "tsne", "umap"]`` -> ``"pca, tsne or umap"``."""
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} or {words[-1]}"

@@ -207,7 +207,7 @@ def test_twin_map(snap_compare, cache_dir):
     import numpy as np
 
     from digitmap_tui.cache import embedding_key
-    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.methods.params import EmbedParams
     from tests.factory import fixed_coords
 
     app = make_app(cache_dir)

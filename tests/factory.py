@@ -10,8 +10,8 @@ import numpy as np
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.inputs import Inputs
+from digitmap_tui.methods.params import EmbedParams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: openTSNE (seed 0) on the digits, rounded to 4 decimals: a fixed picture for every test.

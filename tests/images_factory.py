@@ -17,9 +17,9 @@ import numpy as np
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache
 from digitmap_tui.data import Dataset, load_dataset
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import Rect
 from digitmap_tui.inputs import Inputs
+from digitmap_tui.methods.params import EmbedParams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COLOUR_SCENES = FIXTURES / "colour_scenes"

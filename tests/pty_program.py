@@ -24,7 +24,7 @@ import pyte
 
 from digitmap_tui.cache import EmbeddingCache, embedding_key
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
+from digitmap_tui.methods.params import EmbedParams
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "digits_tsne_seed0.npy"

@@ -13,21 +13,19 @@ import pytest
 import digitmap_tui
 from digitmap_tui.cache import EmbeddingCache, embedding_key
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods.params import EmbedParams
 from tests.pty_program import REPO_ROOT, PtyProgram, program_env, seed_cache
 
 
 def test_the_api_is_exported_lazily():
     assert {"embed", "explore", "plot", "NoTerminalError"} <= set(dir(digitmap_tui))
-    import inspect
 
     from digitmap_tui import api, embed
 
     assert digitmap_tui.plot is api.plot and digitmap_tui.explore is api.explore
-    # `embed` is also the methods module, made callable as the API function.
-    assert callable(embed) and embed is digitmap_tui.embed
-    assert inspect.signature(embed) == inspect.signature(api.embed)
+    # `embed` is the API function (the methods live in digitmap_tui.methods).
+    assert embed is digitmap_tui.embed is api.embed
     with pytest.raises(AttributeError):
         digitmap_tui.nothing_here  # noqa: B018
 

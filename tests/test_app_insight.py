@@ -9,8 +9,8 @@ import numpy as np
 from digitmap_tui.analysis import grid_mean_images, knn_accuracy, misfits, pixel_neighbours
 from digitmap_tui.cache import embedding_key
 from digitmap_tui.cli import main
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import inside
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.suspects import suspects
 from digitmap_tui.widgets.insight import InspectorScreen, SplitScreen
 from digitmap_tui.widgets.screens import ChoiceScreen

@@ -384,8 +384,8 @@ async def test_without_labels_review_says_so(cache_dir, key):
 
     from digitmap_tui.app import DigitmapApp, ExploreOptions
     from digitmap_tui.cache import EmbeddingCache
-    from digitmap_tui.embed import EmbedParams
     from digitmap_tui.inputs import Inputs
+    from digitmap_tui.methods.params import EmbedParams
 
     ds = replace(load_digits(cache_dir), labels=None)
     inputs = Inputs(ds, EmbedParams(), EmbeddingCache(cache_dir), fixed_coords(), "fixed.npy")

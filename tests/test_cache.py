@@ -25,7 +25,7 @@ from digitmap_tui.cache import (
     embedding_key,
     embedding_meta,
 )
-from digitmap_tui.embed import EmbedParams
+from digitmap_tui.methods.params import EmbedParams
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "ab" * 32

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from digitmap_tui import cli
 from digitmap_tui.cache import TEMP_SUFFIX, EmbeddingCache, embedding_key
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.text import is_safe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

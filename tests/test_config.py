@@ -63,7 +63,7 @@ def test_a_full_file_is_read(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("method = 'tsen'\n", "method = 'tsen': choose from pca, tsne, umap"),
+        ("method = 'tsen'\n", "method = 'tsen': choose from auto, pca, tsne, umap, pacmap"),
         ("glyphs = 3\n", "glyphs = 3: choose from blocks, shade, ascii"),
         ("colour = 'none'\n", "unknown setting 'colour'"),
         ("theme = ''\n", "theme = '': expected a theme name"),
@@ -164,6 +164,6 @@ def test_the_cli_reports_a_bad_file_in_one_line(tmp_path):
     assert done.returncode == 2
     path = Path(tmp_path / "cfg" / "config.toml")
     assert done.stderr == (
-        f"digitmap: error: {path}: method = 'tsen': choose from pca, tsne, umap\n"
+        f"digitmap: error: {path}: method = 'tsen': choose from auto, pca, tsne, umap, pacmap\n"
     )
     assert _digitmap(["--version"], "method = 'tsen'\n", tmp_path).returncode == 0

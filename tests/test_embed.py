@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitmap_tui import embed
-from digitmap_tui.embed import (
-    METHODS,
-    Cancelled,
+from digitmap_tui.errors import Cancelled, InputError
+from digitmap_tui.methods import neighbours, registry, tsne
+from digitmap_tui.methods import pca as mpca
+from digitmap_tui.methods.compute import compute_embedding, preview_coords
+from digitmap_tui.methods.params import (
     EmbedParams,
     MissingLibraryError,
-    compute_embedding,
+    available_methods,
     library_version,
 )
-from digitmap_tui.errors import InputError
+from digitmap_tui.methods.threads import default_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,8 +63,8 @@ def test_importing_core_modules_loads_no_heavy_library() -> None:
     out = run_python(
         """
         import json, sys
-        import digitmap_tui.embed, digitmap_tui.cache, digitmap_tui.jobs
-        from digitmap_tui.embed import EmbedParams, library_version
+        import digitmap_tui.methods.compute, digitmap_tui.cache, digitmap_tui.jobs
+        from digitmap_tui.methods.params import EmbedParams, library_version
         EmbedParams("umap").validate(100)
         EmbedParams("umap").describe()
         library_version("umap"); library_version("tsne")
@@ -97,8 +98,8 @@ def test_missing_library_says_what_to_install(
 
 def test_pacmap_without_its_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pacmap", None)  # as if `pacmap` were not installed
-    assert METHODS == ("pca", "tsne", "umap", "pacmap")
-    assert embed.available_methods() == ("pca", "tsne", "umap")
+    assert registry.names() == ("pca", "tsne", "umap", "pacmap")
+    assert available_methods() == ("pca", "tsne", "umap")
     with pytest.raises(MissingLibraryError) as info:
         EmbedParams("pacmap").validate(100)
     assert str(info.value) == (
@@ -153,7 +154,7 @@ def test_describe() -> None:
 
 
 def test_relevant_has_only_what_the_method_uses_in_canonical_types() -> None:
-    cores = embed.default_threads()
+    cores = default_threads()
     assert EmbedParams("pca", seed=4, threads=3, pca_dims=7).relevant() == {}
     assert EmbedParams("tsne", perplexity=30).relevant() == {
         "perplexity": 30.0,
@@ -215,7 +216,7 @@ def test_pca_picture_does_not_depend_on_row_order_or_dtype(digits: np.ndarray) -
 def test_every_pca_route_agrees_with_numpy_svd(
     digits: np.ndarray, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
-    from digitmap_tui import pca
+    from digitmap_tui.methods import pca
 
     centred = digits.astype(np.float64) - digits.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
@@ -336,10 +337,10 @@ def test_numba_functions_are_cached_and_reused_by_a_fresh_process(tmp_path: Path
     script = f"""
         import json, sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from digitmap_tui import embed
-        assert embed.enable_numba_cache({str(tmp_path / "numba")!r})
-        embed._cache_numba_by_default()
-        embed._cache_numba_by_default()  # idempotent
+        from digitmap_tui.methods import numba_cache
+        assert numba_cache.enable_numba_cache({str(tmp_path / "numba")!r})
+        numba_cache.cache_numba_by_default()
+        numba_cache.cache_numba_by_default()  # idempotent
         import jitted
         fns = [jitted.bare, jitted.with_options, jitted.with_signature, jitted.direct]
         results = [jitted.bare(1), jitted.with_options(1.5), jitted.with_signature(5),
@@ -360,7 +361,7 @@ def test_enable_numba_cache_is_too_late_once_numba_is_imported(tmp_path: Path) -
     out = run_python(
         f"""
         import numba
-        from digitmap_tui.embed import enable_numba_cache
+        from digitmap_tui.methods.numba_cache import enable_numba_cache
         print(enable_numba_cache({str(tmp_path)!r}))
         """
     )
@@ -371,7 +372,7 @@ def test_enable_numba_cache_keeps_a_users_directory(tmp_path: Path) -> None:
     out = run_python(
         f"""
         import os
-        from digitmap_tui.embed import enable_numba_cache
+        from digitmap_tui.methods.numba_cache import enable_numba_cache
         enable_numba_cache({str(tmp_path / "ours")!r})
         print(os.environ["NUMBA_CACHE_DIR"])
         """,
@@ -386,7 +387,7 @@ def test_enable_numba_cache_keeps_a_users_directory(tmp_path: Path) -> None:
 def test_own_exact_neighbours_match_sklearn(digits: np.ndarray) -> None:
     from sklearn.neighbors import NearestNeighbors
 
-    indices, dists = embed._exact_knn(digits, 15, None)
+    indices, dists = neighbours.exact_knn(digits, 15, None)
     theirs_dists, theirs_indices = NearestNeighbors(n_neighbors=15).fit(digits).kneighbors(digits)
     assert indices.shape == (len(digits), 15) and indices.dtype == np.int64
     np.testing.assert_array_equal(indices[:, 0], np.arange(len(digits)))  # itself first
@@ -401,7 +402,7 @@ def test_own_exact_neighbours_match_sklearn(digits: np.ndarray) -> None:
 
 def test_own_neighbours_can_be_stopped(digits: np.ndarray) -> None:
     with pytest.raises(Cancelled):
-        embed._exact_knn(digits, 15, lambda: True)
+        neighbours.exact_knn(digits, 15, lambda: True)
 
 
 @pytest.mark.slow
@@ -434,7 +435,7 @@ def test_umap_stop_during_epochs_raises_cancelled(small: np.ndarray) -> None:
 @pytest.mark.slow
 def test_umap_with_our_exact_neighbours(small: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     # The path used from 4096 to 20,000 points, exercised on a small set.
-    monkeypatch.setattr(embed, "_UMAP_OWN_KNN_MIN_POINTS", 0)
+    monkeypatch.setattr(neighbours, "OWN_KNN_MIN_POINTS", 0)
     coords = compute_embedding(small, EmbedParams("umap", n_neighbors=10))
     assert coords.shape == (300, 2) and np.isfinite(coords).all()
     np.testing.assert_array_equal(
@@ -462,7 +463,7 @@ def test_threads_and_pca_dims_are_in_the_cache_key() -> None:
         }
         assert len(keys) == 3, method
     # threads=None is every core: the same key as naming that count.
-    cores = embed.default_threads()
+    cores = default_threads()
     assert embedding_key(fp, EmbedParams("tsne")) == embedding_key(
         fp, EmbedParams("tsne", threads=cores)
     )
@@ -475,7 +476,7 @@ def test_threads_and_pca_dims_are_in_the_cache_key() -> None:
 @given(st.integers(min_value=5, max_value=10**9))
 def test_auto_picks_tsne_up_to_the_crossover_and_says_so(n: int) -> None:
     chosen = EmbedParams("auto").choose(n)
-    assert chosen.method == ("tsne" if n <= embed.AUTO_TSNE_MAX_POINTS else "umap")
+    assert chosen.method == ("tsne" if n <= registry.AUTO_TSNE_MAX_POINTS else "umap")
     assert chosen.auto_choice == chosen.method
     assert chosen.describe().endswith("(auto)")
     assert chosen.relevant() == EmbedParams(chosen.method).relevant()  # same key as named
@@ -494,7 +495,7 @@ def test_describe_shows_what_is_not_the_default() -> None:
     assert EmbedParams("pca", threads=2, pca_dims=10).describe() == "PCA"
     assert EmbedParams("auto").describe().startswith("auto (t-SNE up to 5,000 points")
     assert EmbedParams("auto").resolved(500).describe() == (
-        f"t-SNE perplexity 30 seed 0 threads {embed.default_threads()} (auto)"
+        f"t-SNE perplexity 30 seed 0 threads {default_threads()} (auto)"
     )
 
 
@@ -514,23 +515,23 @@ def test_bad_settings_get_one_line(params: EmbedParams, message: str) -> None:
 
 def test_reduction_applies_only_to_wider_data() -> None:
     tsne = EmbedParams("tsne")
-    assert embed.reduces(tsne, 1000, 784)
-    assert not embed.reduces(tsne, 1000, 50)  # not wider
-    assert not embed.reduces(tsne, 40, 784)  # 40 points span at most 39 dimensions anyway
-    assert not embed.reduces(EmbedParams("tsne", pca_dims=0), 1000, 784)
-    assert not embed.reduces(EmbedParams("pca"), 1000, 784)
+    assert mpca.reduces(tsne, 1000, 784)
+    assert not mpca.reduces(tsne, 1000, 50)  # not wider
+    assert not mpca.reduces(tsne, 40, 784)  # 40 points span at most 39 dimensions anyway
+    assert not mpca.reduces(EmbedParams("tsne", pca_dims=0), 1000, 784)
+    assert not mpca.reduces(EmbedParams("pca"), 1000, 784)
 
 
 def test_tsne_runs_on_the_reduced_data(small: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[int, ...]] = []
-    real = embed._reduced
+    real = mpca.reduced
 
     def spy(features, params, progress, stop):  # type: ignore[no-untyped-def]
         out = real(features, params, progress, stop)
         seen.append(out.shape)
         return out
 
-    monkeypatch.setattr(embed, "_reduced", spy)
+    monkeypatch.setattr(tsne, "reduced", spy)
     phases: list[str] = []
     compute_embedding(
         small, EmbedParams("tsne", pca_dims=20, threads=1), lambda f, p: phases.append(p)
@@ -585,15 +586,15 @@ def test_cli_flags_reach_the_parameters() -> None:
 
 
 def test_preview_is_the_pca_map_up_to_its_sample_size(digits: np.ndarray) -> None:
-    preview = embed.preview_coords(digits)
+    preview = preview_coords(digits)
     np.testing.assert_allclose(preview.coords, compute_embedding(digits, EmbedParams("pca")))
     assert preview.describe() == "PCA preview"
 
 
 def test_preview_of_more_rows_fits_on_a_sample_and_projects_all(digits: np.ndarray) -> None:
-    from digitmap_tui.pca import fit_pca, sample_rows
+    from digitmap_tui.methods.pca import fit_pca, sample_rows
 
-    preview = embed.preview_coords(digits, max_fit_rows=500, seed=2)
+    preview = preview_coords(digits, max_fit_rows=500, seed=2)
     basis = fit_pca(digits[sample_rows(len(digits), 500, 2)], 2)
     # Projected in float32 (a preview): equal to a few parts in a million of the map's size.
     scale = np.abs(preview.coords).max()
@@ -613,8 +614,8 @@ def test_pca_memory_is_bounded_by_the_data_not_by_d_squared(n: int, side: int) -
     out = run_python(
         f"""
         import resource, numpy as np
-        from digitmap_tui.embed import EmbedParams, compute_embedding
-        from digitmap_tui.pca import fit_pca
+        from digitmap_tui.methods.params import EmbedParams; from digitmap_tui.methods.compute import compute_embedding
+        from digitmap_tui.methods.pca import fit_pca
         import scipy.linalg, threadpoolctl  # libraries' code is not the data's memory
         x = np.random.default_rng(0).integers(0, 255, ({n}, {side * side}), dtype=np.uint8)
         compute_embedding(x[:10, :20], EmbedParams("pca"))  # warm up the code paths
@@ -631,7 +632,7 @@ def test_pca_memory_is_bounded_by_the_data_not_by_d_squared(n: int, side: int) -
 
 def test_digitmap_threads_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGITMAP_THREADS", "3")
-    assert embed.default_threads() == 3 == EmbedParams("tsne").relevant()["threads"]
+    assert default_threads() == 3 == EmbedParams("tsne").relevant()["threads"]
     for bad in ("0", "x", "", "２"):
         monkeypatch.setenv("DIGITMAP_THREADS", bad)
-        assert embed.default_threads() >= 1  # ignored: the cores this process may use
+        assert default_threads() >= 1  # ignored: the cores this process may use

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digitmap_tui import export
 from digitmap_tui.cli import build_parser
@@ -27,6 +29,8 @@ from digitmap_tui.export import (
     write_atomic_array,
 )
 from digitmap_tui.grid import Rect, list_select, parse_grid
+from digitmap_tui.methods import registry
+from digitmap_tui.methods.params import EmbedParams
 
 # Coordinates whose shortest repr needs all 17 digits, so any rounding shows.
 COORDS = np.array(
@@ -415,11 +419,7 @@ DEFAULTS = dict(
     labels=None,
     shape=None,
     embedding=None,
-    method="auto",
-    seed=0,
-    perplexity=30.0,
-    n_neighbors=15,
-    min_dist=0.1,
+    params=None,
     view=[-50.0, 50.0, -40.0, 40.0],
     box=[-10.0, 10.0, -8.0, 8.0],
     grid=(4, 4),
@@ -448,12 +448,7 @@ def test_render_command_every_flag_round_trips_through_the_parser():
         data="/data/my images/train set.npz",
         labels="-labels.npy",  # would look like a flag after a space
         shape=(28, 28),
-        embedding="coords 'quoted'.csv",
-        method="umap",
-        seed=42,
-        perplexity=12.5,
-        n_neighbors=30,
-        min_dist=0.25,
+        params=EmbedParams("umap", seed=42, n_neighbors=30, min_dist=0.25, pca_dims=0, threads=3),
         view=[-123.456789012345, 98.7654321, -1e-05, 3.0000000000000004],
         box=box,
         grid=(6, 8),
@@ -467,12 +462,12 @@ def test_render_command_every_flag_round_trips_through_the_parser():
     assert args.data == "/data/my images/train set.npz"
     assert args.labels == "-labels.npy"
     assert args.shape == "28x28"
-    assert args.embedding == "coords 'quoted'.csv"
+    assert args.embedding is None
     assert args.method == "umap"
     assert args.seed == 42
-    assert args.perplexity == 12.5
     assert args.n_neighbors == 30
     assert args.min_dist == 0.25
+    assert (args.pca_dims, args.threads) == (0, 3)
     assert Rect.parse(args.view).as_list() == given["view"]
     assert Rect.parse(args.box, "--box") == Rect(*(float(v) for v in box))
     assert parse_grid(args.grid) == (6, 8)
@@ -536,6 +531,44 @@ def test_render_command_carries_folder_flags():
 
 def test_render_command_names_the_method_auto_chose():
     # `auto` may choose differently for other data: the command says what was computed.
-    command = render_command(**{**DEFAULTS, "method": "tsne"})
+    command = render_command(**{**DEFAULTS, "params": EmbedParams("tsne", auto_choice="tsne")})
     assert " --method tsne " in command
     assert parse_command(command).method == "tsne"
+
+
+def test_render_command_from_an_embedding_file_names_no_method():
+    command = render_command(
+        **{**DEFAULTS, "embedding": "coords 'quoted'.csv", "params": EmbedParams("umap")}
+    )
+    args = parse_command(command)
+    assert args.embedding == "coords 'quoted'.csv" and "--method" not in command
+
+
+def _params_of(method: str):
+    """Any valid parameters of `method`, every registry parameter drawn (Hypothesis)."""
+    from digitmap_tui.methods.registry import PARAMS
+
+    fields = {}
+    for name, p in PARAMS.items():
+        if p.kind == "int":
+            lo = 0 if p.zero_ok else int(p.lo)
+            fields[name] = st.integers(lo, int(p.hi))
+        else:
+            lo = float(p.lo)
+            hi = float(p.hi) if p.hi is not None else 1e6
+            fields[name] = st.floats(lo, hi, allow_nan=False, exclude_min=p.lo_open)
+    return st.fixed_dictionaries(fields).map(lambda f: EmbedParams(method, **f))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(registry.names()).flatmap(_params_of))
+def test_render_command_reproduces_every_parameter_of_the_cache_key(params):
+    """Whatever the method and parameters, the command's flags give back the same cache key
+    (the registry's keyed parameters, thread count included) and the same description."""
+    from digitmap_tui.inputs import params_from_args
+
+    args = parse_command(render_command(**{**DEFAULTS, "params": params}))
+    again = params_from_args(args)
+    assert again.method == params.method
+    assert again.relevant() == params.relevant()
+    assert again.resolved(100).describe() == params.resolved(100).describe()

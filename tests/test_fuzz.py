@@ -35,8 +35,8 @@ from digitmap_tui import keymap
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache, embedding_key
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import inside
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.selection import Cells
 from digitmap_tui.widgets.explorer import MIN_HEIGHT, MIN_WIDTH
 from tests.factory import expected_slots, fixed_coords, make_app, shown_slots

@@ -5,41 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-CORE = [
-    "digitmap_tui.data",
-    "digitmap_tui.embed",
-    "digitmap_tui.cache",
-    "digitmap_tui.jobs",
-    "digitmap_tui.grid",
-    "digitmap_tui.selection",
-    "digitmap_tui.glyphs",
-    "digitmap_tui.maprender",
-    "digitmap_tui.analysis",
-    "digitmap_tui.render",
-    "digitmap_tui.export",
-    "digitmap_tui.bookmarks",
-    "digitmap_tui.clipboard",
-    "digitmap_tui.cli",
-    "digitmap_tui.inputs",
-    "digitmap_tui.text",
-    "digitmap_tui.session",
-    "digitmap_tui.panelplan",
-    "digitmap_tui.keymap",
-    "digitmap_tui.suspects",
-    "digitmap_tui.review",
-    "digitmap_tui.folder",
-    "digitmap_tui.pixels",
-    "digitmap_tui.fileio",
-    "digitmap_tui.lifecycle",
-    "digitmap_tui.api",
-    "digitmap_tui.figures",
-    "digitmap_tui.config",
-    "digitmap_tui.search",
-    "digitmap_tui.palette",
-]
+PACKAGE = Path(__file__).resolve().parents[1] / "digitmap_tui"
+# Every module but the Textual front end (app.py, widgets/) and `python -m digitmap_tui`.
+CORE = sorted(
+    "digitmap_tui."
+    + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+    for path in PACKAGE.rglob("*.py")
+    if path.name != "__main__.py"
+    and path.relative_to(PACKAGE).parts[0] not in ("app.py", "widgets")
+)
 HEAVY = ["textual", "sklearn", "umap", "numba", "openTSNE", "scipy", "pynndescent", "matplotlib"]
 
 

@@ -16,9 +16,10 @@ import pytest
 
 from digitmap_tui import jobs
 from digitmap_tui.cache import EmbeddingCache, embedding_key
-from digitmap_tui.embed import EmbedParams, compute_embedding
 from digitmap_tui.errors import InputError
 from digitmap_tui.jobs import EmbeddingJob, Event, Failed, Finished, Progress, get_or_compute
+from digitmap_tui.methods.compute import compute_embedding
+from digitmap_tui.methods.params import EmbedParams
 
 KEY = "0f" * 32
 POLL_LIMIT_SECONDS = 120.0  # a safety net against a hung test, not a speed claim
@@ -343,7 +344,7 @@ EXIT_SCRIPT = """
 import sys, time
 import numpy as np
 from digitmap_tui.cache import EmbeddingCache
-from digitmap_tui.embed import EmbedParams
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.jobs import EmbeddingJob, Progress
 
 if __name__ == "__main__":
@@ -398,7 +399,7 @@ ORPHAN_SCRIPT = """
 import sys, time
 import numpy as np
 from digitmap_tui.cache import EmbeddingCache
-from digitmap_tui.embed import EmbedParams
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.jobs import EmbeddingJob, Progress
 
 if __name__ == "__main__":

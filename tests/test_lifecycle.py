@@ -101,7 +101,7 @@ JOB_PROGRAM = textwrap.dedent(
     import os, signal, sys, time
     import numpy as np
     from digitmap_tui.cache import EmbeddingCache
-    from digitmap_tui.embed import EmbedParams
+    from digitmap_tui.methods.params import EmbedParams
     from digitmap_tui.jobs import EmbeddingJob, Progress
     from digitmap_tui.lifecycle import install_signal_handlers
 

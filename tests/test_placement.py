@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from digitmap_tui import cli, placement
-from digitmap_tui.embed import EmbedParams, MissingLibraryError, compute_embedding
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods.compute import compute_embedding
+from digitmap_tui.methods.params import EmbedParams, MissingLibraryError
 from digitmap_tui.placement import fit_sample, open_rows, parts_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,7 @@ def test_pca_on_the_whole_data_is_the_pca_map(images: Path, tmp_path: Path) -> N
 def test_pca_on_a_sample_projects_every_row_on_the_samples_components(
     images: Path, tmp_path: Path
 ) -> None:
-    from digitmap_tui.pca import fit_pca, sample_rows
+    from digitmap_tui.methods.pca import fit_pca, sample_rows
 
     out = tmp_path / "coords.csv"
     fit_sample(images, out, EmbedParams("pca", seed=3), 100, chunk_rows=128)
@@ -125,7 +126,7 @@ def tsne_whole(images: Path, tmp_path_factory: pytest.TempPathFactory) -> np.nda
 def test_tsne_places_every_row_and_keeps_the_sample_where_the_fit_put_it(
     images: Path, tsne_whole: np.ndarray
 ) -> None:
-    from digitmap_tui.pca import sample_rows
+    from digitmap_tui.methods.pca import sample_rows
 
     assert tsne_whole.shape == (600, 2) and np.isfinite(tsne_whole).all()
     # The sample's rows have the fit's coordinates (centred as openTSNE's transform centres).
@@ -290,7 +291,7 @@ def test_placing_a_large_file_keeps_memory_far_below_its_size(tmp_path: Path) ->
     del big
     code = f"""
         import resource, sys
-        from digitmap_tui.embed import EmbedParams
+        from digitmap_tui.methods.params import EmbedParams
         from digitmap_tui.placement import fit_sample
         import numpy as np
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -324,7 +325,7 @@ def test_placement_module_imports_no_heavy_library() -> None:
         check=True,
     )
     assert json.loads(done.stdout) == []
-    assert placement.PLACEABLE == ("pca", "tsne", "umap")
+    assert placement.placeable_methods() == ("pca", "tsne", "umap")
 
 
 @pytest.mark.slow

@@ -16,9 +16,9 @@ import pytest
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache
 from digitmap_tui.data import load_dataset
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.grid import PointIndex, bin_points, bounds, list_select
 from digitmap_tui.inputs import Inputs
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.selection import Cells
 from digitmap_tui.widgets.status import ProgressLine
 from tests.factory import expected_slots, shown_slots

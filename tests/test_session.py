@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.errors import InputError
 from digitmap_tui.grid import SORT_KEYS, Rect, inside
 from digitmap_tui.maprender import MAP_MODES
+from digitmap_tui.methods.params import EmbedParams
 from digitmap_tui.selection import default_box, initial_view
 from digitmap_tui.session import Session, State
 from tests.factory import fixed_coords

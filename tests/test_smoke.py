@@ -18,8 +18,8 @@ import pytest
 from digitmap_tui.app import DigitmapApp, ExploreOptions
 from digitmap_tui.cache import EmbeddingCache
 from digitmap_tui.data import load_digits
-from digitmap_tui.embed import EmbedParams
 from digitmap_tui.inputs import Inputs
+from digitmap_tui.methods.params import EmbedParams
 
 pytestmark = pytest.mark.smoke
 
@@ -73,7 +73,7 @@ async def test_renders_at_a_small_size(cache_dir):
     ["pca", "tsne", pytest.param("umap", marks=pytest.mark.slow)],
 )
 def test_each_method_embeds_a_small_sample(cache_dir, method):
-    from digitmap_tui.embed import compute_embedding
+    from digitmap_tui.methods.compute import compute_embedding
 
     features = load_digits(cache_dir).features()[:300]
     coords = compute_embedding(features, EmbedParams(method=method, perplexity=20.0))

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from digitmap_tui.cache import EmbeddingCache
 from digitmap_tui.data import Dataset, load_digits
-from digitmap_tui.embed import Cancelled
+from digitmap_tui.errors import Cancelled
 from digitmap_tui.suspects import (
     MAX_RAW_DIMS,
     SuspectParams,

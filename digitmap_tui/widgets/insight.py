@@ -338,7 +338,7 @@ class InsightActions:
         if self._ranking == name:
             return False  # already being found
         from digitmap_tui.analysis import misfits
-        from digitmap_tui.embed import Cancelled
+        from digitmap_tui.errors import Cancelled
         from digitmap_tui.suspects import cached_suspects
 
         coords, ds, cache = s.coords, s.dataset, self.app.inputs.cache

@@ -18,9 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from digitmap_tui.errors import Cancelled
+
+if TYPE_CHECKING:
+    from .params import EmbedParams, ProgressFn
+    from .threads import ThreadLimit
 
 CHUNK_ROWS = 8192
 _CHUNK_ELEMENTS = 4_000_000  # a float64 chunk is at most 32 MB, however wide the rows
@@ -73,8 +79,6 @@ def chunk_rows(d: int) -> int:
 
 def _check(stop: StopFn | None) -> None:
     if stop is not None and stop():
-        from .embed import Cancelled  # embed imports this module; import late to avoid a cycle
-
         raise Cancelled("PCA cancelled")
 
 
@@ -237,3 +241,38 @@ def take_rows(features: Any, rows: np.ndarray) -> np.ndarray:
         part = rows[start : start + CHUNK_ROWS]
         out[start : start + part.size] = np.asarray(features[part]).reshape(part.size, d)
     return out
+
+
+# --- the `pca` method, and the reduction before the others -----------------------------------
+
+
+def run(
+    features: np.ndarray,
+    params: EmbedParams,
+    progress: ProgressFn,
+    stop: StopFn | None,
+    limit: ThreadLimit | None = None,
+) -> np.ndarray:
+    """The 2-D PCA map; memory bounded by the data's size."""
+    progress(0.0, "PCA")
+    return fit_pca(features, 2, stop=stop).project(features, np.float64, width=2)
+
+
+def reduces(params: EmbedParams, n: int, d: int) -> bool:
+    """Whether `params.method` first reduces (n, d) data to `params.pca_dims` components."""
+    k = params.pca_dims
+    return params.method != "pca" and k > 0 and d > k and n > k
+
+
+def reduced(
+    features: np.ndarray, params: EmbedParams, progress: ProgressFn | None, stop: StopFn | None
+) -> np.ndarray:
+    """The features the method runs on: the top `pca_dims` principal components when the data
+    is wider (float64), else the features themselves."""
+    n, d = features.shape
+    if not reduces(params, n, d):
+        return features
+    if progress is not None:
+        progress(0.0, f"PCA to {params.pca_dims} dimensions")
+    basis = fit_pca(features, params.pca_dims, seed=int(params.seed), stop=stop)
+    return basis.project(features, np.float64)
