@@ -244,6 +244,7 @@ class DigitmapApp(compat.GuardedApp, App[int]):
         self.cancel_job(quiet=True)
         self.job = EmbeddingJob(self.session.dataset.features(), params, self.inputs.cache, key)
         self.job_description = params.describe()
+        self.session.preview_stopped = ""  # computing (again)
         self.job.start()
         self.explorer.post_message(EmbeddingProgressed(self.job_description, 0.0, "starting"))
         self._watch_job(self.job, params, target, self.explorer)

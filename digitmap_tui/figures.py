@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digitmap_tui.errors import InputError
+from digitmap_tui.methods import registry
 from digitmap_tui.methods.params import MissingLibraryError
 from digitmap_tui.text import safe
 
@@ -71,7 +72,7 @@ def twin_method(method: str, twin: bool | str) -> str | None:
         return None
     if isinstance(twin, str) and twin not in ("", "auto"):
         return twin.lower()
-    return "umap" if method == "tsne" else "tsne"
+    return registry.twin_of(method)
 
 
 def selection_figure(

@@ -91,6 +91,7 @@ def render_json(session: Session) -> dict[str, Any]:
         "dataset": session.source.dataset,
         "n": session.source.n,
         "embedding": session.describe(),
+        **{k: v for k, v in session.to_dict().items() if k in ("method", "params")},
         "view": session.view.as_list(),
         "box": session.box.as_list(),
         "grid_size": list(st.grid),

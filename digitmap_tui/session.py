@@ -327,6 +327,8 @@ class Session:
     #: The coordinates are a stand-in (a PCA preview) while the chosen method computes.
     preview: bool = False
     preview_text: str = "PCA preview"
+    #: Why the preview stays ("cancelled", "failed"); "" while the chosen method computes.
+    preview_stopped: str = ""
     #: A set of points shown instead of the box (a picked sub-cluster), with its title.
     subset: np.ndarray | None = None
     subset_title: str = ""
@@ -372,7 +374,11 @@ class Session:
     def describe(self) -> str:
         """The title's method part (a preview says what it is and what is coming)."""
         text = self.source.describe(self.params)
-        return f"{self.preview_text} · computing {text}" if self.preview else text
+        if not self.preview:
+            return text
+        if self.preview_stopped:
+            return f"{self.preview_text} · {text} {self.preview_stopped}"
+        return f"{self.preview_text} · computing {text}"
 
     def set_coords(
         self,
@@ -395,6 +401,7 @@ class Session:
         self.index = PointIndex(coords, self.labels, self.n_labels or None) if indexed else None
         self.home = geo.initial_view(coords)
         self.preview = preview
+        self.preview_stopped = ""
         if params is not None:
             self.params = params
         self._selection = None

@@ -121,3 +121,20 @@ def test_explore_in_a_terminal_returns_the_selection(cache_dir, tmp_path):
     # in the list order (by x).
     box = Rect(-55, -20, -30, -5)
     assert selected == list_select(coords, box, None, "x").tolist()
+
+
+def test_the_api_takes_every_registry_parameter_the_readme_lists():
+    """The README's list of `embed` keywords is the registry's, and each is accepted."""
+    import re
+    from pathlib import Path
+
+    from digitmap_tui.api import make_params
+    from digitmap_tui.methods.registry import PARAMS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    sentence = readme.split("`params` are the other parameters of the method registry:")[1]
+    listed = re.findall(r"`(\w+)`", sentence.split("(a test checks")[0])
+    assert listed == [name for name in PARAMS if name != "seed"]
+    values = {"perplexity": 5.0, "n_neighbors": 5, "min_dist": 0.2, "pca_dims": 10, "threads": 1}
+    params = make_params("tsne", 1, {name: values[name] for name in listed})
+    assert params.relevant() == {"perplexity": 5.0, "seed": 1, "pca_dims": 10, "threads": 1}

@@ -122,3 +122,36 @@ async def test_screenshot_svg_and_text(cache_dir, tmp_path):
         await pilot.pause()
         await _type_path(pilot, target)  # exists: refused
         assert any("exists" in n.message for n in app._notifications)
+
+
+async def test_a_cancelled_computation_leaves_an_honest_title_and_export(
+    cache_dir, tmp_path, capsys
+):
+    """After `x` the PCA preview stays: the title says the method was cancelled (not that it
+    is computing), and an export records the preview's map, whose command selects the same
+    points."""
+    import shlex
+
+    app = make_app(cache_dir, store=False)  # nothing cached: t-SNE starts, the preview shows
+    out = tmp_path / "sel.json"
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.session.ready:
+                break
+        assert app.session.preview
+        await pilot.press("x")
+        await pilot.pause()
+        title = app.session.describe()
+        assert "cancelled" in title and "computing" not in title, title
+        await pilot.press("e")
+        await pilot.pause()
+        await _type_path(pilot, out)
+        selection = app.selection.tolist()
+    record = json.loads(out.read_text())
+    assert record["method"] == "pca" and record["params"] == {}
+    assert " --method pca " in record["command"]
+    argv = [*shlex.split(record["command"])[1:], "--json", "--cache-dir", str(cache_dir)]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert sorted(printed["indices"]) == sorted(selection) and len(selection) > 0

@@ -28,10 +28,10 @@ Runner = Callable[..., np.ndarray]
 
 
 def runner(method: Method) -> Runner:
-    """The function that runs `method`: ``registry`` names it as ``"module:function"`` under
-    this package, imported on first use (its library with it)."""
+    """The function that runs `method`: ``registry`` names it as ``"module:function"``
+    (``".tsne:run"``: a module of this package), imported on first use (its library with it)."""
     module, _, name = method.runner.partition(":")
-    found: Runner = getattr(importlib.import_module(f"digitmap_tui.methods.{module}"), name)
+    found: Runner = getattr(importlib.import_module(module, "digitmap_tui.methods"), name)
     return found
 
 

@@ -108,8 +108,9 @@ class Method:
     """One embedding method: what runs it, what it needs, what it can do.
 
     ``params``: the names (in :data:`PARAMS`) the method uses, in cache-key order.
-    ``runner``: ``"module:function"`` under ``digitmap_tui.methods``, imported when the method
-    runs. ``distributions``: the installed distributions whose versions change its results
+    ``runner``: ``"module:function"``, imported when the method runs; a module name with a
+    leading dot is one of ``digitmap_tui.methods`` (``".tsne:run"``).
+    ``distributions``: the installed distributions whose versions change its results
     (part of the cache key). ``pip``: what to install for its library; ``extra``: the
     package extra that brings it (None: a core dependency). ``numba``: runs on numba (its
     cache helps). ``placeable``: can place new rows onto a fitted map (``--fit-sample``).
@@ -205,7 +206,7 @@ METHODS: dict[str, Method] = {
             "pca",
             "PCA",
             (),
-            "pca:run",
+            ".pca:run",
             distributions=("numpy",),
             placeable=True,
             instant=True,
@@ -215,7 +216,7 @@ METHODS: dict[str, Method] = {
             "tsne",
             "t-SNE",
             ("perplexity", *_SHARED),
-            "tsne:run",
+            ".tsne:run",
             distributions=("openTSNE",),
             pip="openTSNE",
             placeable=True,
@@ -225,7 +226,7 @@ METHODS: dict[str, Method] = {
             "umap",
             "UMAP",
             ("n_neighbors", "min_dist", *_SHARED),
-            "umap:run",
+            ".umap:run",
             distributions=("umap-learn", "pynndescent", "numba"),
             pip="umap-learn",
             numba=True,
@@ -236,7 +237,7 @@ METHODS: dict[str, Method] = {
             "pacmap",
             "PaCMAP",
             ("n_neighbors", *_SHARED),
-            "pacmap:run",
+            ".pacmap:run",
             distributions=("pacmap",),
             pip="pacmap",
             extra="pacmap",
@@ -273,6 +274,12 @@ def method_help() -> str:
 def unknown_method(method: object) -> str:
     """The one line for a method name not in the table."""
     return f"unknown method {method!r} (choose from {', '.join(choices())})"
+
+
+def twin_of(method: str) -> str:
+    """The method of the map shown beside `method`'s (the twin map, ``plot --twin``):
+    t-SNE's twin is UMAP, every other map's (an embedding file's too: "") is t-SNE."""
+    return "umap" if method == "tsne" else "tsne"
 
 
 def uses(param: str) -> tuple[str, ...]:

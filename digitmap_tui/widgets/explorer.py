@@ -327,6 +327,8 @@ class ExplorerScreen(
     @on(EmbeddingFailed)
     def _failed(self, event: EmbeddingFailed) -> None:
         self.query_one(ProgressLine).remove_class("running")
+        if self.session.preview:  # the title must not go on saying "computing"
+            self.session.preview_stopped = "cancelled" if event.cancelled else "failed"
         if event.cancelled:
             self.say(f"cancelled {markup(event.description)}; nothing was cached")
         else:

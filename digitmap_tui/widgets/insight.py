@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from digitmap_tui.glyphs import label_style, tile_segments, tiles_to_lines
+from digitmap_tui.methods import registry
 from digitmap_tui.text import markup, safe
 from digitmap_tui.widgets.compat import GuardedMixin
 
@@ -579,7 +580,7 @@ class InsightActions:
             self._refresh_highlight()
             self.sync()
             return
-        other = "tsne" if s.source.embedding or s.params.method != "tsne" else "umap"
+        other = registry.twin_of("" if s.source.embedding else s.params.method)
         coords = self.app.request_embedding(replace(s.params, method=other), "twin")
         if coords is not None:
             self.show_twin(other, coords)

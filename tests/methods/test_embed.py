@@ -23,7 +23,7 @@ from digitmap_tui.methods.params import (
 )
 from digitmap_tui.methods.threads import default_threads
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
